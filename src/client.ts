@@ -1,0 +1,546 @@
+import {
+  BehaviorSubject,
+  defer,
+  distinctUntilChanged,
+  EMPTY,
+  filter,
+  firstValueFrom,
+  map,
+  merge,
+  mergeMap,
+  type MonoTypeOperatorFunction,
+  Observable,
+  observeOn,
+  of,
+  share,
+  startWith,
+  Subject,
+  Subscription,
+  switchMap,
+  tap,
+  throwError,
+} from 'rxjs';
+import {
+  AbortError,
+  DisposedError,
+  type HeyGenError,
+  InvalidArgumentError,
+  JobFailedError,
+  ListenerNotFoundError,
+  HeyGenError as BaseError,
+  SSEError,
+  TimeoutError,
+} from './errors';
+import { HttpClient } from './internal/http';
+import { isJobId } from './internal/job';
+import { JobHub } from './internal/job-hub';
+import { normalizeMode, normalizeOptions, type Settings } from './internal/options';
+import { latestJobStates } from './operators/latest-job-states';
+import { switchTransport } from './operators/switch-transport';
+import { fetchJobs$, type FetchJobsConfig } from './transports/fetch-jobs';
+import { pollTransport } from './transports/poll';
+import { type SseEvent, sseConnection } from './transports/sse';
+import type { TransportEvent } from './transports/transport';
+import {
+  type ActiveTransport,
+  type CreateJobOptions,
+  type ErrorCallback,
+  type HeyGenAPIOptions,
+  HeyGenStatusListenerMode,
+  type Job,
+  type StatusCallback,
+  type WaitForJobOptions,
+} from './types';
+
+const { SSE, POLL } = HeyGenStatusListenerMode;
+
+/** Backoff of batched status requests after transient errors, in ms. */
+const REQUEST_RETRY = { minDelayMs: 250, maxDelayMs: 30_000 };
+
+/** Finished jobs remembered for late subscribers beyond the watched ones. */
+const MAX_UNWATCHED_JOBS = 1000;
+
+/**
+ * Client of the job API. Job status is an Observable fed by one Server-Sent-Events connection for
+ * every job of the client, or by batched polling; the client moves subscribers between the two without
+ * dropping a subscriber or a status.
+ *
+ * @example
+ * ```ts
+ * const heygen = new HeyGenAPI({ url: 'http://127.0.0.1:3000', mode: HeyGenStatusListenerMode.AUTO });
+ * const jobId = await heygen.createJob();
+ * heygen.jobStatus$(jobId).subscribe((job) => console.log(job.status, job.progress));
+ * const finalJob = await heygen.waitForJob(jobId, { timeout: 60_000 });
+ * heygen.dispose();
+ * ```
+ */
+export class HeyGenAPI {
+  /** Id that owns this client's jobs, sent with every request. Keep it to find the jobs after a reload. */
+  readonly clientId: string;
+
+  /**
+   * The active transport: `SSE` or `POLL`, never `AUTO`. It replays the current value to each new
+   * subscriber, and changes on `changeBackend`, on fallback and on recovery.
+   */
+  readonly mode$: Observable<ActiveTransport>;
+
+  /**
+   * Errors that end no subscription: server messages that are not jobs ({@link MessageParseError}) and
+   * exceptions thrown by `listen` callbacks. Each is also logged when logging is on.
+   */
+  readonly errors$: Observable<HeyGenError | Error>;
+
+  private readonly settings: Settings;
+  private readonly http: HttpClient;
+  private readonly hub: JobHub;
+  private readonly requestedMode$: BehaviorSubject<HeyGenStatusListenerMode>;
+  private readonly activeMode$: BehaviorSubject<ActiveTransport>;
+  private readonly errorSubject = new Subject<HeyGenError | Error>();
+  private readonly listeners = new Map<string, Subscription>();
+  private readonly jobStreams = new Map<string, Observable<Job>>();
+  private disposed = false;
+
+  /**
+   * @throws InvalidArgumentError when an option is invalid; the message names the option, the value
+   *   and the rule.
+   */
+  constructor(options: HeyGenAPIOptions) {
+    this.settings = normalizeOptions(options);
+    this.clientId = this.settings.clientId;
+    this.http = new HttpClient({
+      baseUrl: this.settings.baseUrl,
+      clientId: this.clientId,
+      fetch: this.settings.fetch,
+      timeoutMs: this.settings.requestTimeoutMs,
+    });
+    this.hub = new JobHub({
+      events: () => this.transportEvents$(),
+      maxUnwatchedJobs: MAX_UNWATCHED_JOBS,
+    });
+    this.requestedMode$ = new BehaviorSubject(this.settings.mode);
+    this.activeMode$ = new BehaviorSubject(this.initialTransport(this.settings.mode));
+    this.mode$ = this.activeMode$.pipe(distinctUntilChanged());
+    this.errors$ = this.errorSubject.asObservable();
+  }
+
+  /** The active transport right now; see {@link HeyGenAPI.mode$}. */
+  get mode(): ActiveTransport {
+    return this.activeMode$.value;
+  }
+
+  /**
+   * Creates a job and resolves with its id.
+   *
+   * @param options mock-only job settings, and an `AbortSignal`.
+   * @throws (rejects) InvalidArgumentError for bad options, AbortError on abort, HttpError or
+   *   NetworkError when the request fails, DisposedError after `dispose()`.
+   */
+  async createJob(options: CreateJobOptions = {}): Promise<string> {
+    const job = await this.createJobRecord(options);
+    return job.id;
+  }
+
+  /** Like {@link HeyGenAPI.createJob}, but resolves with the whole job as the server created it. */
+  async createJobRecord(options: CreateJobOptions = {}): Promise<Job> {
+    this.assertNotDisposed('createJob');
+    const body = validateCreateOptions(options);
+    const job = await firstValueFrom(
+      this.http.createJob$(body).pipe(untilAborted(options.signal, 'Creating a job')),
+    );
+    this.hub.remember(job);
+    return job;
+  }
+
+  /**
+   * Fetches the current state of one job with a single request.
+   * @throws (rejects) JobNotFoundError for an unknown or foreign id, InvalidArgumentError for a
+   *   malformed id, HttpError or NetworkError when the request fails.
+   */
+  async getJob(jobId: string): Promise<Job> {
+    this.assertNotDisposed('getJob');
+    assertJobId(jobId);
+    return firstValueFrom(this.http.getJob$(jobId));
+  }
+
+  /**
+   * Observable of one job's states: each distinct state (status or progress) once, in order.
+   *
+   * It completes right after `completed`, and errors with {@link JobFailedError} right after emitting
+   * `failed`, with {@link JobNotFoundError} for an unknown or foreign job, with {@link SSEError} when SSE
+   * fails without `fallback`, and with {@link AuthError} when the server rejects the client id. It is
+   * lazy: network work starts with the first subscriber of any job and stops when the last one leaves.
+   * Subscribers of one job share one source, and a late subscriber first gets the latest known state.
+   */
+  jobStatus$(jobId: string): Observable<Job> {
+    return defer(() => {
+      this.assertNotDisposed('jobStatus$');
+      assertJobId(jobId);
+      return this.sharedJobStream(jobId);
+    });
+  }
+
+  /**
+   * Waits for a job to finish, and resolves with its final state.
+   *
+   * @throws (rejects) JobFailedError when the job fails, AbortError when `signal` aborts, TimeoutError
+   *   after `timeout` ms, and every error of {@link HeyGenAPI.jobStatus$}.
+   */
+  waitForJob(jobId: string, options: WaitForJobOptions = {}): Promise<Job> {
+    const { signal, timeout } = options;
+    if (
+      timeout !== undefined &&
+      !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1)
+    ) {
+      return Promise.reject(
+        new InvalidArgumentError(
+          'options.timeout',
+          timeout,
+          'Pass a number of ms from 1 to 2147483647.',
+        ),
+      );
+    }
+    const what = `Waiting for job ${jobId}`;
+    return new Promise<Job>((resolve, reject) => {
+      let last: Job | undefined;
+      const subscription = new Subscription();
+      const settle = (action: () => void): void => {
+        subscription.unsubscribe();
+        action();
+      };
+
+      if (signal !== undefined) {
+        if (signal.aborted) {
+          reject(new AbortError(what, { cause: signal.reason }));
+          return;
+        }
+        const onAbort = (): void =>
+          settle(() => reject(new AbortError(what, { cause: signal.reason })));
+        signal.addEventListener('abort', onAbort, { once: true });
+        subscription.add(() => signal.removeEventListener('abort', onAbort));
+      }
+      if (timeout !== undefined) {
+        const timer = setTimeout(
+          () => settle(() => reject(new TimeoutError(what, timeout))),
+          timeout,
+        );
+        subscription.add(() => clearTimeout(timer));
+      }
+
+      subscription.add(
+        this.jobStatus$(jobId).subscribe({
+          next: (job) => {
+            last = job;
+          },
+          error: (error: unknown) => settle(() => reject(error)),
+          complete: () =>
+            settle(() =>
+              last === undefined
+                ? reject(new BaseError(`${what}: the status stream ended without a status`))
+                : resolve(last),
+            ),
+        }),
+      );
+    });
+  }
+
+  /**
+   * Calls `callback` with each state of the job until it finishes. A second `listen` for the same job
+   * replaces the first.
+   *
+   * @param onError receives the error that ends the listener (not `JobFailedError`: the callback
+   *   already saw `failed`). Without it, the error goes to the logger and {@link HeyGenAPI.errors$}.
+   */
+  listen(jobId: string, callback: StatusCallback, onError?: ErrorCallback): void {
+    this.assertNotDisposed('listen');
+    if (typeof callback !== 'function') {
+      throw new InvalidArgumentError(
+        'callback',
+        callback,
+        'Pass a function (jobId, status, job) => void.',
+      );
+    }
+    this.listeners.get(jobId)?.unsubscribe();
+    const subscription = this.jobStatus$(jobId).subscribe({
+      next: (job) => this.invokeCallback(() => callback(job.id, job.status, job), jobId),
+      error: (error: unknown) => {
+        this.removeListener(jobId, subscription);
+        if (error instanceof JobFailedError) return;
+        if (onError === undefined) {
+          this.report(
+            error instanceof Error ? error : new Error(String(error)),
+            `Listener of job ${jobId} ended with an error`,
+          );
+          return;
+        }
+        this.invokeCallback(
+          () => onError(jobId, error instanceof Error ? error : new Error(String(error))),
+          jobId,
+        );
+      },
+      complete: () => this.removeListener(jobId, subscription),
+    });
+    if (!subscription.closed) this.listeners.set(jobId, subscription);
+  }
+
+  /**
+   * Stops the listener of a job.
+   * @throws ListenerNotFoundError when the job has no active listener.
+   */
+  stop(jobId: string): void {
+    const subscription = this.listeners.get(jobId);
+    if (subscription === undefined) throw new ListenerNotFoundError(jobId);
+    this.listeners.delete(jobId);
+    subscription.unsubscribe();
+  }
+
+  /**
+   * Switches the transport while keeping every subscriber and listener. AUTO picks SSE when an
+   * EventSource constructor exists, otherwise POLL.
+   * @throws InvalidArgumentError for a value that is not a {@link HeyGenStatusListenerMode}.
+   */
+  changeBackend(mode: HeyGenStatusListenerMode): void {
+    this.assertNotDisposed('changeBackend');
+    const checked = normalizeMode(mode, 'mode');
+    this.settings.logger.info('Transport change requested', { mode: checked });
+    this.requestedMode$.next(checked);
+  }
+
+  /**
+   * Closes every connection, clears every timer, and ends every subscription with a
+   * {@link DisposedError}. Calling it again does nothing.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.settings.logger.info('Disposing the client');
+    for (const subscription of this.listeners.values()) subscription.unsubscribe();
+    this.listeners.clear();
+    this.hub.failAll(new DisposedError('Watching the job stopped'));
+    this.requestedMode$.complete();
+    this.activeMode$.complete();
+    this.errorSubject.complete();
+  }
+
+  private sharedJobStream(jobId: string): Observable<Job> {
+    let stream = this.jobStreams.get(jobId);
+    if (stream === undefined) {
+      const scheduler = this.settings.scheduler;
+      const base = this.hub.watch(jobId);
+      stream = (scheduler === undefined ? base : base.pipe(observeOn(scheduler))).pipe(
+        tap({ finalize: () => this.jobStreams.delete(jobId) }),
+        share(),
+      );
+      this.jobStreams.set(jobId, stream);
+    }
+    return stream;
+  }
+
+  /** Builds the pipeline the hub runs while jobs are watched; see the README's architecture notes. */
+  private transportEvents$(): Observable<TransportEvent> {
+    const sse$ = this.sseConnection$();
+    const fetchConfig = this.fetchConfig();
+    const snapshot$ = defer(() => {
+      const ids = this.hub.takeSnapshotIds();
+      return ids.length === 0 ? EMPTY : fetchJobs$(ids, fetchConfig);
+    });
+
+    const selectTransport = (mode: ActiveTransport): Observable<TransportEvent> =>
+      mode === POLL
+        ? pollTransport({
+            ...fetchConfig,
+            intervalMs: this.settings.pollIntervalMs,
+            watchedIds: () => this.hub.watchedIds(),
+          })
+        : this.sseJobEvents$(sse$ ?? EMPTY, snapshot$, fetchConfig);
+
+    return this.activeTransport$(sse$).pipe(
+      switchTransport(selectTransport, (mode) => (mode === SSE ? snapshot$ : EMPTY)),
+      latestJobStates(this.hub.known),
+    );
+  }
+
+  /**
+   * The transport to use from moment to moment. With `fallback`, SSE health decides: a failed
+   * connection attempt or a stall moves to POLL, and the next successful opening moves back.
+   */
+  private activeTransport$(sse$: Observable<SseEvent> | undefined): Observable<ActiveTransport> {
+    const { fallback } = this.settings;
+    return this.requestedMode$.pipe(
+      map((mode): ActiveTransport => {
+        if (mode === POLL) return POLL;
+        return mode === HeyGenStatusListenerMode.AUTO && sse$ === undefined ? POLL : SSE;
+      }),
+      distinctUntilChanged(),
+      switchMap((mode): Observable<ActiveTransport> => {
+        if (mode === POLL) return of(POLL);
+        if (sse$ === undefined) {
+          const message =
+            'SSE mode needs an EventSource: pass the EventSource option (on Node.js 20, the class of the "eventsource" package) or use AUTO or POLL';
+          if (fallback) {
+            this.settings.logger.warn(`${message}; polling instead`);
+            return of(POLL);
+          }
+          return throwError(() => new SSEError(message, this.settings.baseUrl));
+        }
+        if (!fallback) return of(SSE);
+        return sse$.pipe(
+          filter((event) => event.kind !== 'job'),
+          map((event): ActiveTransport => (event.kind === 'open' ? SSE : POLL)),
+          startWith<ActiveTransport>(SSE),
+          distinctUntilChanged(),
+        );
+      }),
+      distinctUntilChanged(),
+      tap((mode) => this.setActiveTransport(mode)),
+    );
+  }
+
+  /** One shared SSE connection per pipeline run, or `undefined` without an EventSource constructor. */
+  private sseConnection$(): Observable<SseEvent> | undefined {
+    const { EventSource } = this.settings;
+    if (EventSource === undefined) return undefined;
+    return sseConnection({
+      baseUrl: this.settings.baseUrl,
+      clientId: this.clientId,
+      EventSource,
+      retry: this.settings.sseRetry,
+      keepProbing: this.settings.fallback,
+      logger: this.settings.logger,
+      onParseError: (error) => this.errorSubject.next(error),
+    }).pipe(share());
+  }
+
+  /**
+   * Job events while SSE is the active transport: the stream's jobs, a snapshot after each reconnect,
+   * and one batched lookup for newly watched jobs whose state is not known yet.
+   */
+  private sseJobEvents$(
+    sse$: Observable<SseEvent>,
+    snapshot$: Observable<TransportEvent>,
+    fetchConfig: FetchJobsConfig,
+  ): Observable<TransportEvent> {
+    const streamed$ = sse$.pipe(
+      mergeMap((event): Observable<TransportEvent> => {
+        if (event.kind === 'job') return of({ kind: 'job', job: event.job });
+        if (event.kind === 'open' && event.reconnect) return snapshot$;
+        return EMPTY;
+      }),
+    );
+    const lookups$ = this.hub.added$.pipe(mergeMap((ids) => fetchJobs$(ids, fetchConfig)));
+    return merge(streamed$, lookups$);
+  }
+
+  private fetchConfig(): FetchJobsConfig {
+    return { http: this.http, retry: REQUEST_RETRY, logger: this.settings.logger };
+  }
+
+  private initialTransport(mode: HeyGenStatusListenerMode): ActiveTransport {
+    if (mode === POLL) return POLL;
+    if (mode === SSE)
+      return this.settings.EventSource === undefined && this.settings.fallback ? POLL : SSE;
+    return this.settings.EventSource === undefined ? POLL : SSE;
+  }
+
+  private setActiveTransport(mode: ActiveTransport): void {
+    const previous = this.activeMode$.value;
+    if (previous !== mode) {
+      this.settings.logger.info(`Transport changed from ${previous} to ${mode}`, {
+        from: previous,
+        to: mode,
+      });
+    }
+    this.activeMode$.next(mode);
+  }
+
+  private invokeCallback(call: () => void, jobId: string): void {
+    try {
+      call();
+    } catch (error) {
+      this.report(
+        error instanceof Error ? error : new Error(String(error)),
+        `A callback for job ${jobId} threw`,
+      );
+    }
+  }
+
+  private report(error: Error, message: string): void {
+    this.settings.logger.error(message, { error });
+    this.errorSubject.next(error);
+  }
+
+  private removeListener(jobId: string, subscription: Subscription): void {
+    if (this.listeners.get(jobId) === subscription) this.listeners.delete(jobId);
+  }
+
+  private assertNotDisposed(method: string): void {
+    if (this.disposed) throw new DisposedError(`HeyGenAPI.${method}() failed`);
+  }
+}
+
+function assertJobId(jobId: unknown): asserts jobId is string {
+  if (!isJobId(jobId)) {
+    throw new InvalidArgumentError(
+      'jobId',
+      jobId,
+      'A job id is 1 to 64 characters of A-Z a-z 0-9 _ -: pass the id that createJob() resolved with.',
+    );
+  }
+}
+
+function validateCreateOptions(
+  options: CreateJobOptions,
+): { durationMs?: number; outcome?: 'completed' | 'failed' } | undefined {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(
+      'options',
+      options,
+      'Pass an object such as { durationMs: 3000 }.',
+    );
+  }
+  const { durationMs, outcome } = options;
+  if (
+    durationMs !== undefined &&
+    !(Number.isInteger(durationMs) && durationMs >= 1 && durationMs <= 3_600_000)
+  ) {
+    throw new InvalidArgumentError(
+      'options.durationMs',
+      durationMs,
+      'Pass an integer number of ms from 1 to 3600000.',
+    );
+  }
+  if (outcome !== undefined && outcome !== 'completed' && outcome !== 'failed') {
+    throw new InvalidArgumentError('options.outcome', outcome, 'Pass "completed" or "failed".');
+  }
+  if (durationMs === undefined && outcome === undefined) return undefined;
+  return {
+    ...(durationMs === undefined ? {} : { durationMs }),
+    ...(outcome === undefined ? {} : { outcome }),
+  };
+}
+
+/**
+ * Ends the source with an {@link AbortError} when the signal aborts, and unsubscribes it, which aborts
+ * its HTTP request.
+ */
+function untilAborted<T>(
+  signal: AbortSignal | undefined,
+  what: string,
+): MonoTypeOperatorFunction<T> {
+  return (source) =>
+    signal === undefined
+      ? source
+      : new Observable<T>((subscriber) => {
+          if (signal.aborted) {
+            subscriber.error(new AbortError(what, { cause: signal.reason }));
+            return undefined;
+          }
+          const onAbort = (): void =>
+            subscriber.error(new AbortError(what, { cause: signal.reason }));
+          signal.addEventListener('abort', onAbort, { once: true });
+          const subscription = source.subscribe(subscriber);
+          return () => {
+            signal.removeEventListener('abort', onAbort);
+            subscription.unsubscribe();
+          };
+        });
+}

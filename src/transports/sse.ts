@@ -1,0 +1,243 @@
+import { Observable, type Subscriber, type TeardownLogic } from 'rxjs';
+import { AuthError, type MessageParseError, SSEError } from '../errors';
+import { backoffDelay } from '../internal/backoff';
+import { parseJob } from '../internal/job';
+import type {
+  EventSourceConstructor,
+  EventSourceLike,
+  EventSourceMessage,
+  Job,
+  Logger,
+  SseRetryOptions,
+} from '../types';
+
+/** What the SSE connection reports to the client. */
+export type SseEvent =
+  /** The stream opened; `reconnect` is true for every opening after the first. */
+  | { readonly kind: 'open'; readonly reconnect: boolean }
+  | { readonly kind: 'job'; readonly job: Job }
+  /** A connection attempt failed or the stream stalled; the connection retries after a backoff. */
+  | { readonly kind: 'down'; readonly error: SSEError };
+
+/** Dependencies of {@link sseConnection}. */
+export interface SseConfig {
+  readonly baseUrl: string;
+  readonly clientId: string;
+  readonly EventSource: EventSourceConstructor;
+  readonly retry: Required<SseRetryOptions>;
+  /**
+   * Keep reconnecting after `retry.maxAttempts` failures, at the maximum delay, instead of erroring.
+   * The client sets it when it can serve status by polling meanwhile.
+   */
+  readonly keepProbing: boolean;
+  readonly logger: Logger;
+  /** Receives each message that is not a valid job; the stream goes on. */
+  readonly onParseError: (error: MessageParseError) => void;
+}
+
+/** `EventSource.readyState` values from the HTML standard. */
+const CONNECTING = 0;
+
+/**
+ * Opens one event stream for every job of the client, and keeps it open while subscribed.
+ *
+ * Errors only with an {@link AuthError} (HTTP 401 or 403, when the EventSource implementation reports
+ * the status), or with an {@link SSEError} after `retry.maxAttempts` failed attempts in a row or a
+ * stalled stream, unless `keepProbing` is set. Unsubscribing closes the stream and clears every timer.
+ */
+export function sseConnection(config: SseConfig): Observable<SseEvent> {
+  return new Observable<SseEvent>((subscriber) => new SseSession(config, subscriber).start());
+}
+
+class SseSession {
+  private source: EventSourceLike | undefined;
+  /** Whether the current source opened since its last error. */
+  private openSinceError = false;
+  private everOpened = false;
+  /** Failed connection attempts in a row. */
+  private failures = 0;
+  private lastEventId: string | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private reconnectGuardTimer: ReturnType<typeof setTimeout> | undefined;
+  private stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** URL without the client id, safe for logs and error messages. */
+  private readonly publicUrl: string;
+
+  constructor(
+    private readonly config: SseConfig,
+    private readonly subscriber: Subscriber<SseEvent>,
+  ) {
+    this.publicUrl = `${config.baseUrl}/status`;
+  }
+
+  start(): TeardownLogic {
+    this.connect();
+    return () => this.stop();
+  }
+
+  private connect(): void {
+    this.reconnectTimer = undefined;
+    let source: EventSourceLike;
+    try {
+      source = new this.config.EventSource(this.streamUrl());
+    } catch (error) {
+      this.fail(
+        new SSEError(`Could not create an EventSource for ${this.publicUrl}`, this.publicUrl, {
+          cause: error,
+        }),
+      );
+      return;
+    }
+    this.source = source;
+    this.openSinceError = false;
+    source.onopen = () => this.handleOpen(source);
+    source.onerror = (event) => this.handleError(source, event);
+    source.addEventListener('status', this.handleStatus);
+    source.addEventListener('heartbeat', this.handleHeartbeat);
+  }
+
+  /**
+   * Builds the stream URL. The client id travels in the query because a browser's EventSource cannot
+   * set headers. A new EventSource cannot send `Last-Event-ID` either, so the last id seen travels as
+   * the `lastEventId` query parameter; the server prefers the header when the EventSource's own
+   * reconnection sends one.
+   */
+  private streamUrl(): string {
+    let url = `${this.publicUrl}?uuid=${encodeURIComponent(this.config.clientId)}`;
+    if (this.lastEventId !== undefined)
+      url += `&lastEventId=${encodeURIComponent(this.lastEventId)}`;
+    return url;
+  }
+
+  private handleOpen(source: EventSourceLike): void {
+    if (source !== this.source) return;
+    clearTimeout(this.reconnectGuardTimer);
+    this.openSinceError = true;
+    this.failures = 0;
+    this.armStallTimer();
+    this.config.logger.info('SSE stream opened', {
+      url: this.publicUrl,
+      reconnect: this.everOpened,
+    });
+    this.subscriber.next({ kind: 'open', reconnect: this.everOpened });
+    this.everOpened = true;
+  }
+
+  private readonly handleStatus = (message: EventSourceMessage): void => {
+    this.armStallTimer();
+    if (message.lastEventId !== '') this.lastEventId = message.lastEventId;
+    let job: Job;
+    try {
+      job = parseJob(message.data);
+    } catch (error) {
+      this.config.logger.error('Skipped an SSE message that is not a job', { error });
+      this.config.onParseError(error as MessageParseError);
+      return;
+    }
+    this.subscriber.next({ kind: 'job', job });
+  };
+
+  private readonly handleHeartbeat = (): void => {
+    this.armStallTimer();
+  };
+
+  private handleError(source: EventSourceLike, event: Event): void {
+    if (source !== this.source) return;
+    clearTimeout(this.stallTimer);
+    const status = (event as { code?: unknown }).code;
+
+    // The HTML standard gives no status code to the error event; the `eventsource` package adds one.
+    // Retrying cannot fix a rejected client id, so it ends the connection.
+    if (status === 401 || status === 403) {
+      this.closeSource();
+      const detail = 'the server rejected the client id of the event stream';
+      this.subscriber.error(new AuthError(`GET ${this.publicUrl}`, status, detail));
+      return;
+    }
+
+    // Standard reconnection: after a drop the EventSource retries by itself, after the server's
+    // `retry:` delay and with the `Last-Event-ID` header. Deviation from the standard: a guard timer
+    // takes over when that has not succeeded within `maxDelayMs`, so a huge `retry:` value cannot
+    // stall the client.
+    if (this.openSinceError && source.readyState === CONNECTING) {
+      this.openSinceError = false;
+      this.config.logger.warn('SSE stream dropped; the EventSource is reconnecting', {
+        url: this.publicUrl,
+        lastEventId: this.lastEventId,
+      });
+      this.reconnectGuardTimer = setTimeout(
+        () => this.fail(this.sseError('did not reconnect in time')),
+        this.config.retry.maxDelayMs,
+      );
+      return;
+    }
+
+    // The EventSource gave up (a non-200 answer, a wrong content type), or its reconnection failed
+    // too. From here the client reconnects with its own backoff, so that `retry: 0` cannot spin.
+    const reason = typeof status === 'number' ? `HTTP ${status}` : 'connection failed';
+    this.fail(this.sseError(reason));
+  }
+
+  /** Counts a failed attempt, reports it, and schedules the next attempt or gives up. */
+  private fail(error: SSEError): void {
+    this.closeSource();
+    this.failures += 1;
+    this.subscriber.next({ kind: 'down', error });
+    const { maxAttempts } = this.config.retry;
+    if (this.failures >= maxAttempts && !this.config.keepProbing) {
+      this.config.logger.error('SSE failed; giving up', { attempts: this.failures, error });
+      this.subscriber.error(error);
+      return;
+    }
+    const delayMs = backoffDelay(this.failures, this.config.retry);
+    this.config.logger.warn('SSE connection failed; retrying', {
+      attempt: this.failures,
+      delayMs,
+      error,
+    });
+    this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
+  }
+
+  private sseError(reason: string): SSEError {
+    return new SSEError(`SSE stream ${this.publicUrl}: ${reason}`, this.publicUrl);
+  }
+
+  /** Restarts the stall timer: any event, heartbeat included, proves the stream is alive. */
+  private armStallTimer(): void {
+    clearTimeout(this.stallTimer);
+    const { stallTimeoutMs } = this.config.retry;
+    if (stallTimeoutMs <= 0) return;
+    this.stallTimer = setTimeout(() => this.handleStall(), stallTimeoutMs);
+  }
+
+  private handleStall(): void {
+    const error = this.sseError(
+      `no event or heartbeat for ${this.config.retry.stallTimeoutMs} ms; the stream counts as broken`,
+    );
+    if (!this.config.keepProbing) {
+      this.closeSource();
+      this.config.logger.error('SSE stream stalled', { error });
+      this.subscriber.error(error);
+      return;
+    }
+    this.fail(error);
+  }
+
+  private closeSource(): void {
+    clearTimeout(this.reconnectGuardTimer);
+    clearTimeout(this.stallTimer);
+    const source = this.source;
+    if (source === undefined) return;
+    this.source = undefined;
+    source.onopen = null;
+    source.onerror = null;
+    source.removeEventListener('status', this.handleStatus);
+    source.removeEventListener('heartbeat', this.handleHeartbeat);
+    source.close();
+  }
+
+  private stop(): void {
+    clearTimeout(this.reconnectTimer);
+    this.closeSource();
+  }
+}
