@@ -8,6 +8,8 @@ const config: Config = {
     // Type checking runs once in `npm run typecheck`; here ts-jest only transpiles (isolatedModules).
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
   },
+  // Builds dist/ when it is missing or older than src/: the browser and package tests use it.
+  globalSetup: '<rootDir>/test/global-setup.ts',
   setupFilesAfterEnv: ['<rootDir>/test/setup.ts'],
   testTimeout: 20_000,
 };

@@ -97,7 +97,6 @@ export class HeyGenAPI {
   private readonly activeMode$: BehaviorSubject<ActiveTransport>;
   private readonly errorSubject = new Subject<HeyGenError | Error>();
   private readonly listeners = new Map<string, Subscription>();
-  private readonly jobStreams = new Map<string, Observable<Job>>();
   private disposed = false;
 
   /**
@@ -175,7 +174,11 @@ export class HeyGenAPI {
     return defer(() => {
       this.assertNotDisposed('jobStatus$');
       assertJobId(jobId);
-      return this.sharedJobStream(jobId);
+      // Each subscriber gets its own watcher on the hub, so a late subscriber starts from the latest
+      // known state; the hub shares one transport pipeline among all of them.
+      const states$ = this.hub.watch(jobId);
+      const { scheduler } = this.settings;
+      return scheduler === undefined ? states$ : states$.pipe(observeOn(scheduler));
     });
   }
 
@@ -260,10 +263,17 @@ export class HeyGenAPI {
       );
     }
     this.listeners.get(jobId)?.unsubscribe();
+    this.listeners.delete(jobId);
+
+    // The watch can end while subscribe() runs (a known final state, a malformed id). The handlers
+    // therefore use `listener`, which exists before subscribing, and record the end in `ended`.
+    const listener = new Subscription();
+    let ended = false;
     const subscription = this.jobStatus$(jobId).subscribe({
       next: (job) => this.invokeCallback(() => callback(job.id, job.status, job), jobId),
       error: (error: unknown) => {
-        this.removeListener(jobId, subscription);
+        ended = true;
+        this.removeListener(jobId, listener);
         if (error instanceof JobFailedError) return;
         if (onError === undefined) {
           this.report(
@@ -277,9 +287,13 @@ export class HeyGenAPI {
           jobId,
         );
       },
-      complete: () => this.removeListener(jobId, subscription),
+      complete: () => {
+        ended = true;
+        this.removeListener(jobId, listener);
+      },
     });
-    if (!subscription.closed) this.listeners.set(jobId, subscription);
+    listener.add(subscription);
+    if (!ended) this.listeners.set(jobId, listener);
   }
 
   /**
@@ -303,6 +317,9 @@ export class HeyGenAPI {
     const checked = normalizeMode(mode, 'mode');
     this.settings.logger.info('Transport change requested', { mode: checked });
     this.requestedMode$.next(checked);
+    // A running pipeline reports the switch itself. While no job is watched none runs, so `mode`
+    // takes the transport that the next pipeline will start with.
+    if (this.hub.watchedIds().length === 0) this.setActiveTransport(this.initialTransport(checked));
   }
 
   /**
@@ -319,20 +336,6 @@ export class HeyGenAPI {
     this.requestedMode$.complete();
     this.activeMode$.complete();
     this.errorSubject.complete();
-  }
-
-  private sharedJobStream(jobId: string): Observable<Job> {
-    let stream = this.jobStreams.get(jobId);
-    if (stream === undefined) {
-      const scheduler = this.settings.scheduler;
-      const base = this.hub.watch(jobId);
-      stream = (scheduler === undefined ? base : base.pipe(observeOn(scheduler))).pipe(
-        tap({ finalize: () => this.jobStreams.delete(jobId) }),
-        share(),
-      );
-      this.jobStreams.set(jobId, stream);
-    }
-    return stream;
   }
 
   /** Builds the pipeline the hub runs while jobs are watched; see the README's architecture notes. */

@@ -6,7 +6,10 @@ export class HeyGenError extends Error {
     super(message, options);
   }
 
-  // Set per class as a literal, because minifiers rename classes and `constructor.name` would change.
+  /**
+   * Name of the error class, such as `'JobNotFoundError'`. Each class sets it as a literal, because
+   * minifiers rename classes and `constructor.name` would change.
+   */
   override name = 'HeyGenError';
 }
 
@@ -43,7 +46,10 @@ export class SSEError extends HeyGenError {
 export class JobNotFoundError extends HeyGenError {
   override name = 'JobNotFoundError';
 
-  constructor(readonly jobId: string) {
+  constructor(
+    /** Id of the job that was not found. */
+    readonly jobId: string,
+  ) {
     super(
       `Job ${jobId} was not found: it does not exist, has expired or belongs to another client`,
     );
@@ -81,7 +87,10 @@ export class MessageParseError extends HeyGenError {
 export class ListenerNotFoundError extends HeyGenError {
   override name = 'ListenerNotFoundError';
 
-  constructor(readonly jobId: string) {
+  constructor(
+    /** Id of the job passed to `stop`. */
+    readonly jobId: string,
+  ) {
     super(`No listener for job ${jobId}: call listen(${JSON.stringify(jobId)}, callback) first`);
   }
 }

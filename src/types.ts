@@ -5,7 +5,9 @@ export type JobStatus = 'pending' | 'processing' | 'completed' | 'failed';
 
 /** A job as the server reports it. */
 export interface Job {
+  /** Id the server assigned at creation: 1 to 64 characters of `A-Z a-z 0-9 _ -`. */
   readonly id: string;
+  /** Current lifecycle state. */
   readonly status: JobStatus;
   /** Integer percentage from 0 to 100; never decreases. */
   readonly progress: number;
@@ -42,15 +44,24 @@ export type ErrorCallback = (jobId: string, error: Error) => void;
 
 /** Logger the SDK writes to when logging is on. Each method gets a message and optional fields. */
 export interface Logger {
+  /** Receives detail that helps only while debugging. */
   debug(message: string, fields?: Record<string, unknown>): void;
+  /** Receives lifecycle records: a stream that opens, a transport change, disposal. */
   info(message: string, fields?: Record<string, unknown>): void;
+  /** Receives failures that the SDK retries or works around. */
   warn(message: string, fields?: Record<string, unknown>): void;
+  /**
+   * Receives failures that end a subscription, skipped server messages and exceptions thrown by
+   * callbacks.
+   */
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
 /** Minimal `MessageEvent` shape the SDK reads from an EventSource. */
 export interface EventSourceMessage {
+  /** The event's `data` field: one job as JSON for `status` events. */
   readonly data: string;
+  /** The event's `id` field, or the last id the stream sent. Empty when the stream sent none. */
   readonly lastEventId: string;
 }
 
@@ -60,11 +71,17 @@ export interface EventSourceMessage {
  * The browser's native class and the `eventsource` npm package (v4) both match it.
  */
 export interface EventSourceLike {
+  /** `0` connecting, `1` open, `2` closed, as in the HTML standard. */
   readonly readyState: number;
+  /** Handler called when the stream opens or reopens. */
   onopen: ((event: Event) => unknown) | null;
+  /** Handler called when the connection fails or drops. */
   onerror: ((event: Event) => unknown) | null;
+  /** Registers a handler for the events of one type, such as `status` or `heartbeat`. */
   addEventListener(type: string, listener: (event: EventSourceMessage) => void): void;
+  /** Removes a handler registered with `addEventListener`. */
   removeEventListener(type: string, listener: (event: EventSourceMessage) => void): void;
+  /** Closes the connection, after which the source does not reconnect. */
   close(): void;
 }
 

@@ -64,6 +64,9 @@ export class JobHub {
           finish(subscriber, known);
           return undefined;
         }
+        // A subscriber that wanted one value (`firstValueFrom`, `take(1)`) has already left: adding
+        // it would open a transport only to close it again.
+        if (subscriber.closed) return undefined;
       }
       return this.addWatcher(jobId, subscriber, known === undefined);
     });

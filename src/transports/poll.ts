@@ -1,4 +1,4 @@
-import { defer, EMPTY, type Observable, repeat, timer } from 'rxjs';
+import { asapScheduler, defer, EMPTY, type Observable, repeat, subscribeOn, timer } from 'rxjs';
 import { type FetchJobsConfig, fetchJobs$ } from './fetch-jobs';
 import type { TransportEvent } from './transport';
 
@@ -13,14 +13,19 @@ export interface PollConfig extends FetchJobsConfig {
 /**
  * Polls every watched job with one batched request per interval (one per 100 ids).
  *
- * The first poll starts on subscribe, so it doubles as the snapshot after a transport switch. The next
- * poll starts `intervalMs` after the previous one ended, so two polls never overlap, and a slow server
- * stretches the period instead of piling up requests.
+ * The first poll starts one microtask after subscribe, so it doubles as the snapshot after a transport
+ * switch, and it covers every job subscribed in the same synchronous run: the first subscriber starts
+ * the transport, and jobs subscribed right after it in a loop would otherwise wait a whole interval.
+ * The next poll starts `intervalMs` after the previous one ended, so two polls never overlap, and a
+ * slow server stretches the period instead of piling up requests.
  */
 export function pollTransport(config: PollConfig): Observable<TransportEvent> {
   const pollOnce$ = defer(() => {
     const ids = config.watchedIds();
     return ids.length === 0 ? EMPTY : fetchJobs$(ids, config);
   });
-  return pollOnce$.pipe(repeat({ delay: () => timer(config.intervalMs) }));
+  return pollOnce$.pipe(
+    subscribeOn(asapScheduler),
+    repeat({ delay: () => timer(config.intervalMs) }),
+  );
 }
