@@ -50,6 +50,9 @@ const FAILURE_MESSAGE = 'Simulated failure: the job was created with outcome "fa
  * In-memory jobs of every client, each driven by a timer from `pending` through `processing`
  * to its outcome. A job has at most one timer at a time: the next step, then its eviction.
  * Call {@link close} to clear every timer.
+ *
+ * NOTE: jobs per client are not capped. A client that creates jobs in a loop grows memory until
+ * its jobs finish and are evicted.
  */
 export class JobStore extends EventEmitter<JobStoreEvents> {
   readonly #options: JobStoreOptions;

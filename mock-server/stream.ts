@@ -208,6 +208,7 @@ export class StreamHub {
     if (channel === undefined) {
       // Numbering starts at the clock in ms, so ids that a client kept from an earlier server
       // process are lower than every id of this one and get the snapshot instead of a replay.
+      // NOTE: this fails if the earlier process sent one client more events than it ran ms.
       const firstSequence = Math.max(Date.now(), this.#sequenceFloor);
       channel = {
         log: new ReplayLog(this.#options.replayLogSize, firstSequence),
