@@ -13,9 +13,10 @@ export interface PollConfig extends FetchJobsConfig {
 /**
  * Polls every watched job with one batched request per interval (one per 100 ids).
  *
- * The first poll starts one microtask after subscribe, so it doubles as the snapshot after a transport
- * switch, and it covers every job subscribed in the same synchronous run: the first subscriber starts
- * the transport, and jobs subscribed right after it in a loop would otherwise wait a whole interval.
+ * The first poll starts one microtask after subscribe, and doubles as the snapshot after a transport
+ * switch. The microtask lets it cover every job subscribed in the same synchronous run: the first
+ * subscriber starts the transport, and jobs subscribed after it in a loop would otherwise wait a whole
+ * interval.
  * The next poll starts `intervalMs` after the previous one ended, so two polls never overlap, and a
  * slow server stretches the period instead of piling up requests.
  */
