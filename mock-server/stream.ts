@@ -17,10 +17,18 @@ export type StreamCloseReason =
   'client disconnected' | 'dropped by fault' | 'server closing' | 'write failed' | 'slow consumer';
 
 /**
- * Maximum bytes queued on one stream that the client has not read yet. Past it the server
- * destroys the stream, and the client's reconnect gets a replay or a snapshot.
+ * Bytes queued on one stream, unread by the client, above which the client must catch up: when the
+ * queue has not drained within `SLOW_CONSUMER_MS`, the server destroys the stream, and the client's
+ * reconnect gets a replay or a snapshot. A burst (the snapshot of a client with 10,000 jobs is about
+ * 2 MB) may pass the mark as long as the client keeps reading.
  */
-const MAX_BUFFERED_BYTES = 1024 * 1024;
+const SOFT_MAX_BUFFERED_BYTES = 1024 * 1024;
+
+/** Time in ms that a queue above `SOFT_MAX_BUFFERED_BYTES` has to drain. */
+const SLOW_CONSUMER_MS = 10_000;
+
+/** Bytes queued on one stream past which the server destroys it at once, to bound its memory. */
+const HARD_MAX_BUFFERED_BYTES = 64 * 1024 * 1024;
 
 /** Headers that stop proxies from buffering or compressing the stream (nginx reads X-Accel-Buffering). */
 const SSE_HEADERS = {
@@ -38,6 +46,8 @@ interface Connection {
   readonly openedAt: number;
   eventsSent: number;
   closed: boolean;
+  /** Runs while the queue is above `SOFT_MAX_BUFFERED_BYTES` and has not drained. */
+  drainTimer?: ReturnType<typeof setTimeout>;
 }
 
 /** Stream state of one client: its event sequence, replay log and open connections. */
@@ -243,9 +253,19 @@ export class StreamHub {
     }
 
     res.write(text);
-    if (res.writableLength > MAX_BUFFERED_BYTES) {
+    if (res.writableLength > HARD_MAX_BUFFERED_BYTES) {
       this.#remove(connection, 'slow consumer');
       return false;
+    }
+    if (res.writableLength > SOFT_MAX_BUFFERED_BYTES && connection.drainTimer === undefined) {
+      connection.drainTimer = setTimeout(
+        () => this.#remove(connection, 'slow consumer'),
+        SLOW_CONSUMER_MS,
+      );
+      res.once('drain', () => {
+        clearTimeout(connection.drainTimer);
+        connection.drainTimer = undefined;
+      });
     }
     return true;
   }
@@ -255,6 +275,7 @@ export class StreamHub {
       return;
     }
     connection.closed = true;
+    clearTimeout(connection.drainTimer);
 
     this.#connections.delete(connection);
     this.#channels.get(connection.clientId)?.connections.delete(connection);

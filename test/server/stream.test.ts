@@ -202,6 +202,24 @@ describe('snapshot and replay', () => {
     expect(events[0]?.id).toBe(events[1]?.id);
   });
 
+  test('snapshot over 1 MiB is delivered whole', async () => {
+    await start();
+    // About 200 bytes per event: 6,000 jobs make a snapshot well past the 1 MiB soft limit.
+    const jobCount = 6000;
+    for (let index = 0; index < jobCount; index += 1) {
+      server.store.createJob(CLIENT_A, { durationMs: 600_000 });
+    }
+
+    const stream = await openStream();
+    await waitFor(`${jobCount} snapshot events`, () => {
+      return stream.text.split('event: status').length - 1 >= jobCount;
+    });
+
+    expect(stream.text.length).toBeGreaterThan(1024 * 1024);
+    expect(stream.ended).toBe(false);
+    expect(server.stats().openStreams).toBe(1);
+  });
+
   test('snapshot ids equal the current sequence', async () => {
     await start();
     const { events } = await runJobWhileConnected();
