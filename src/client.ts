@@ -27,6 +27,7 @@ import {
   InvalidArgumentError,
   JobFailedError,
   ListenerNotFoundError,
+  type MessageParseError,
   HeyGenError as BaseError,
   SSEError,
   TimeoutError,
@@ -59,6 +60,9 @@ const REQUEST_RETRY = { minDelayMs: 250, maxDelayMs: 30_000 };
 
 /** Finished jobs remembered for late subscribers beyond the watched ones. */
 const MAX_UNWATCHED_JOBS = 1000;
+
+/** Distinct malformed server messages remembered, so that each is reported once. */
+const MAX_REMEMBERED_PARSE_ERRORS = 100;
 
 /**
  * Client of the job API. Job status is an Observable fed by one Server-Sent-Events connection for
@@ -97,6 +101,8 @@ export class HeyGenAPI {
   private readonly activeMode$: BehaviorSubject<ActiveTransport>;
   private readonly errorSubject = new Subject<HeyGenError | Error>();
   private readonly listeners = new Map<string, Subscription>();
+  /** Messages of recent {@link MessageParseError}s, so that a repeated message is reported once. */
+  private readonly reportedParseErrors = new Set<string>();
   private disposed = false;
 
   /**
@@ -298,9 +304,10 @@ export class HeyGenAPI {
 
   /**
    * Stops the listener of a job.
-   * @throws ListenerNotFoundError when the job has no active listener.
+   * @throws ListenerNotFoundError when the job has no active listener, DisposedError after `dispose()`.
    */
   stop(jobId: string): void {
+    this.assertNotDisposed('stop');
     const subscription = this.listeners.get(jobId);
     if (subscription === undefined) throw new ListenerNotFoundError(jobId);
     this.listeners.delete(jobId);
@@ -407,9 +414,10 @@ export class HeyGenAPI {
       clientId: this.clientId,
       EventSource,
       retry: this.settings.sseRetry,
+      connectTimeoutMs: this.settings.requestTimeoutMs,
       keepProbing: this.settings.fallback,
       logger: this.settings.logger,
-      onParseError: (error) => this.errorSubject.next(error),
+      onParseError: (error) => this.reportParseError(error),
     }).pipe(share());
   }
 
@@ -434,7 +442,12 @@ export class HeyGenAPI {
   }
 
   private fetchConfig(): FetchJobsConfig {
-    return { http: this.http, retry: REQUEST_RETRY, logger: this.settings.logger };
+    return {
+      http: this.http,
+      retry: REQUEST_RETRY,
+      logger: this.settings.logger,
+      onParseError: (error) => this.reportParseError(error),
+    };
   }
 
   private initialTransport(mode: HeyGenStatusListenerMode): ActiveTransport {
@@ -469,6 +482,22 @@ export class HeyGenAPI {
   private report(error: Error, message: string): void {
     this.settings.logger.error(message, { error });
     this.errorSubject.next(error);
+  }
+
+  /**
+   * Reports a server message that is not a job, once: the same malformed job returned by every poll,
+   * or replayed after an SSE reconnect, is reported the first time only.
+   */
+  private reportParseError(error: MessageParseError): void {
+    const key = error.message;
+    if (this.reportedParseErrors.has(key)) return;
+    if (this.reportedParseErrors.size >= MAX_REMEMBERED_PARSE_ERRORS) {
+      // Sets iterate in insertion order, so this drops the oldest message.
+      const oldest = this.reportedParseErrors.values().next().value as string;
+      this.reportedParseErrors.delete(oldest);
+    }
+    this.reportedParseErrors.add(key);
+    this.report(error, 'Skipped a server message that is not a job');
   }
 
   private removeListener(jobId: string, subscription: Subscription): void {

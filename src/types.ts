@@ -94,13 +94,18 @@ export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>
 /** Backoff between SSE reconnection attempts. */
 export interface SseRetryOptions {
   /**
-   * Delay before the first reconnection attempt, in ms. A `retry:` field from the server replaces it,
-   * clamped to `[minDelayMs, maxDelayMs]`.
+   * Lower bound of the exponential backoff between reconnection attempts, in ms: two attempts never
+   * come closer together than this.
+   *
+   * Note: after a stream that was open for at least this long drops, the EventSource reconnects by
+   * itself after the server's `retry:` delay, as the HTML standard describes. A stream that closes
+   * sooner is reconnected with the client's backoff instead, whatever the value of `retry:`.
    * @default 250
    */
   minDelayMs?: number;
   /**
-   * Upper bound of the exponential backoff, in ms.
+   * Upper bound of the exponential backoff, in ms. When the EventSource has not reconnected by itself
+   * within this time (a `retry:` above it, say), the client closes it and reconnects with its backoff.
    * @default 5000
    */
   maxDelayMs?: number;
@@ -112,8 +117,9 @@ export interface SseRetryOptions {
    */
   maxAttempts?: number;
   /**
-   * An open stream that receives no event and no heartbeat comment for this long counts as broken, in
-   * ms. `0` turns stall detection off.
+   * An open stream that receives no `status` and no `heartbeat` event for this long counts as broken, in
+   * ms. Heartbeat comments do not count, because the EventSource API never exposes comments. `0` turns
+   * stall detection off.
    * @default 45000 (three times the mock server's default heartbeat of 15 s)
    */
   stallTimeoutMs?: number;
@@ -168,7 +174,8 @@ export interface HeyGenAPIOptions {
    */
   scheduler?: SchedulerLike;
   /**
-   * Time limit of each HTTP request, in ms.
+   * Time limit of each HTTP request, in ms. It also limits how long a new SSE connection may take to
+   * open: a slower attempt counts as failed.
    * @default 10000
    */
   requestTimeout?: number;

@@ -5,20 +5,23 @@ export interface BackoffRange {
 }
 
 /**
- * Returns the delay in ms before retry number `attempt` (1 for the first retry).
+ * Returns the delay in ms before retry number `attempt` (1 for the first retry), from `minDelayMs` to
+ * `maxDelayMs`.
  *
- * The ceiling doubles per attempt from `minDelayMs` up to `maxDelayMs`, and the delay is drawn uniformly
- * from the upper half of that ceiling ("equal jitter"), so that clients that failed together do not
- * retry together, yet no retry comes sooner than half the ceiling.
+ * The ceiling doubles per attempt from twice `minDelayMs` up to `maxDelayMs`, and the delay is drawn
+ * uniformly from the upper half of that ceiling ("equal jitter"), so that clients that failed together
+ * do not retry together. The first retry therefore waits from `minDelayMs` to twice that, and no retry
+ * comes sooner than `minDelayMs`.
  */
 export function backoffDelay(
   attempt: number,
   range: BackoffRange,
   random: () => number = Math.random,
 ): number {
-  const exponent = Math.min(Math.max(attempt - 1, 0), 30);
+  const exponent = Math.min(Math.max(attempt, 1), 31);
   const ceiling = Math.min(range.maxDelayMs, range.minDelayMs * 2 ** exponent);
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+  const delay = ceiling / 2 + (random() * ceiling) / 2;
+  return Math.round(Math.max(range.minDelayMs, delay));
 }
 
 /** Clamps a delay in ms into the range; a value that is not a finite number becomes the minimum. */

@@ -26,6 +26,8 @@ export interface JobBatch {
   readonly jobs: readonly Job[];
   /** Requested ids that do not exist or belong to another client. */
   readonly missing: readonly string[];
+  /** Entries of `jobs` that are not jobs. They are left out of `jobs`, so the other jobs go on. */
+  readonly invalid: readonly MessageParseError[];
 }
 
 /** Body of `POST /create`. */
@@ -193,5 +195,15 @@ function toBatch(value: unknown): JobBatch {
   if (!missing.every((id) => typeof id === 'string')) {
     throw new MessageParseError('field "missing" must contain strings', JSON.stringify(value));
   }
-  return { jobs: jobs.map((job: unknown) => toJob(job)), missing };
+  const valid: Job[] = [];
+  const invalid: MessageParseError[] = [];
+  for (const entry of jobs as unknown[]) {
+    try {
+      valid.push(toJob(entry));
+    } catch (error) {
+      if (!(error instanceof MessageParseError)) throw error;
+      invalid.push(error);
+    }
+  }
+  return { jobs: valid, missing, invalid };
 }

@@ -32,8 +32,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const DEFAULT_SSE_RETRY: Readonly<Required<SseRetryOptions>> = {
   minDelayMs: 250,
   maxDelayMs: 5000,
-  // With the delays above, 5 attempts take at most 0.25 + 0.5 + 1 + 2 + 4 = 7.75 s of backoff: the
-  // client gives up within 10 s.
+  // With the delays above, the 4 waits between 5 attempts take at most 0.5 + 1 + 2 + 4 = 7.5 s (see
+  // backoffDelay): the client gives up within 10 s when each attempt fails fast.
   maxAttempts: 5,
   stallTimeoutMs: 45_000,
 };

@@ -8,7 +8,7 @@ import {
   timer,
 } from 'rxjs';
 import type { Observable } from 'rxjs';
-import { HttpError } from '../errors';
+import { HttpError, type MessageParseError } from '../errors';
 import { type BackoffRange, backoffDelay, clampDelay } from '../internal/backoff';
 import { type HttpClient, isTransient, type JobBatch } from '../internal/http';
 import type { Logger } from '../types';
@@ -22,6 +22,8 @@ export interface FetchJobsConfig {
   readonly http: HttpClient;
   readonly retry: BackoffRange;
   readonly logger: Logger;
+  /** Receives each entry of a batch response that is not a job. The other entries go on. */
+  readonly onParseError: (error: MessageParseError) => void;
 }
 
 /**
@@ -42,7 +44,10 @@ export function fetchJobs$(
         .getJobs$(chunk)
         .pipe(retryTransient(config.retry, config.logger, 'Batched status request')),
     ),
-    mergeMap(toEvents),
+    mergeMap((batch) => {
+      for (const error of batch.invalid) config.onParseError(error);
+      return toEvents(batch);
+    }),
   );
 }
 

@@ -25,13 +25,15 @@ export interface SseConfig {
   readonly clientId: string;
   readonly EventSource: EventSourceConstructor;
   readonly retry: Required<SseRetryOptions>;
+  /** Time a new EventSource may take to open, in ms, before the attempt counts as failed. */
+  readonly connectTimeoutMs: number;
   /**
    * Keep reconnecting after `retry.maxAttempts` failures, at the maximum delay, instead of erroring.
    * The client sets it when it can serve status by polling meanwhile.
    */
   readonly keepProbing: boolean;
   readonly logger: Logger;
-  /** Receives each message that is not a valid job; the stream goes on. */
+  /** Receives each message that is not a valid job, to log and report it. The stream goes on. */
   readonly onParseError: (error: MessageParseError) => void;
 }
 
@@ -51,13 +53,18 @@ export function sseConnection(config: SseConfig): Observable<SseEvent> {
 
 class SseSession {
   private source: EventSourceLike | undefined;
-  /** Whether the current source opened since its last error. */
-  private openSinceError = false;
+  /** `Date.now()` when the current source last opened; `undefined` until it opens after an error. */
+  private openedAt: number | undefined;
   private everOpened = false;
-  /** Failed connection attempts in a row. */
+  /**
+   * Failed connection attempts in a row. A stream that delivers an event, or stays open for
+   * `minDelayMs`, resets it to 0. An opening alone does not, so a server that accepts and at once
+   * closes each stream still meets longer delays and, without `keepProbing`, an error.
+   */
   private failures = 0;
   private lastEventId: string | undefined;
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private reconnectGuardTimer: ReturnType<typeof setTimeout> | undefined;
   private stallTimer: ReturnType<typeof setTimeout> | undefined;
   /** URL without the client id, safe for logs and error messages. */
@@ -89,11 +96,18 @@ class SseSession {
       return;
     }
     this.source = source;
-    this.openSinceError = false;
+    this.openedAt = undefined;
     source.onopen = () => this.handleOpen(source);
     source.onerror = (event) => this.handleError(source, event);
     source.addEventListener('status', this.handleStatus);
     source.addEventListener('heartbeat', this.handleHeartbeat);
+    // An EventSource has no time limit of its own, so a server that accepts the connection and never
+    // responds would leave it connecting forever.
+    const { connectTimeoutMs } = this.config;
+    this.connectTimer = setTimeout(
+      () => this.fail(this.sseError(`no response within ${connectTimeoutMs} ms`)),
+      connectTimeoutMs,
+    );
   }
 
   /**
@@ -111,9 +125,9 @@ class SseSession {
 
   private handleOpen(source: EventSourceLike): void {
     if (source !== this.source) return;
+    clearTimeout(this.connectTimer);
     clearTimeout(this.reconnectGuardTimer);
-    this.openSinceError = true;
-    this.failures = 0;
+    this.openedAt = Date.now();
     this.armStallTimer();
     this.config.logger.info('SSE stream opened', {
       url: this.publicUrl,
@@ -124,13 +138,13 @@ class SseSession {
   }
 
   private readonly handleStatus = (message: EventSourceMessage): void => {
+    this.failures = 0;
     this.armStallTimer();
     if (message.lastEventId !== '') this.lastEventId = message.lastEventId;
     let job: Job;
     try {
       job = parseJob(message.data);
     } catch (error) {
-      this.config.logger.error('Skipped an SSE message that is not a job', { error });
       this.config.onParseError(error as MessageParseError);
       return;
     }
@@ -138,13 +152,15 @@ class SseSession {
   };
 
   private readonly handleHeartbeat = (): void => {
+    this.failures = 0;
     this.armStallTimer();
   };
 
   private handleError(source: EventSourceLike, event: Event): void {
     if (source !== this.source) return;
     clearTimeout(this.stallTimer);
-    const status = (event as { code?: unknown }).code;
+    clearTimeout(this.connectTimer);
+    const { code: status, message } = event as { code?: unknown; message?: unknown };
 
     // The HTML standard gives no status code to the error event; the `eventsource` package adds one.
     // Retrying cannot fix a rejected client id, so it ends the connection.
@@ -156,33 +172,53 @@ class SseSession {
     }
 
     // Standard reconnection: after a drop the EventSource retries by itself, after the server's
-    // `retry:` delay and with the `Last-Event-ID` header. Deviation from the standard: a guard timer
-    // takes over when that has not succeeded within `maxDelayMs`, so a huge `retry:` value cannot
-    // stall the client.
-    if (this.openSinceError && source.readyState === CONNECTING) {
-      this.openSinceError = false;
-      this.config.logger.warn('SSE stream dropped; the EventSource is reconnecting', {
-        url: this.publicUrl,
-        lastEventId: this.lastEventId,
-      });
-      this.reconnectGuardTimer = setTimeout(
-        () => this.fail(this.sseError('did not reconnect in time')),
-        this.config.retry.maxDelayMs,
-      );
+    // `retry:` delay and with the `Last-Event-ID` header. Deviations from the standard keep that
+    // delay within [minDelayMs, maxDelayMs]:
+    // - The EventSource may reconnect by itself only when the dropped stream was open for at least
+    //   `minDelayMs`, so two connection attempts never come closer together than that. A `retry:` of
+    //   0, or one above 2^31 - 1 ms that Node's setTimeout turns into 1 ms, would otherwise let a
+    //   server that closes each stream at once cause a tight reconnection loop.
+    // - A guard timer takes over when the EventSource has not reopened within `maxDelayMs`, so a
+    //   huge `retry:` value cannot stall the client.
+    const openedAt = this.openedAt;
+    this.openedAt = undefined;
+    if (openedAt !== undefined && source.readyState === CONNECTING) {
+      const openMs = Date.now() - openedAt;
+      if (openMs >= this.config.retry.minDelayMs) {
+        this.failures = 0;
+        this.config.logger.warn('SSE stream dropped; the EventSource is reconnecting', {
+          url: this.publicUrl,
+          lastEventId: this.lastEventId,
+        });
+        this.reconnectGuardTimer = setTimeout(
+          () => this.fail(this.sseError('the EventSource did not reconnect in time')),
+          this.config.retry.maxDelayMs,
+        );
+        return;
+      }
+      // The server responded, so the drop is no outage. The client reconnects without reporting
+      // `down`, which would move subscribers to polling for a drop that the next attempt fixes.
+      this.fail(this.sseError(`the stream closed ${openMs} ms after it opened`), false);
       return;
     }
 
     // The EventSource gave up (a non-200 answer, a wrong content type), or its reconnection failed
-    // too. From here the client reconnects with its own backoff, so that `retry: 0` cannot spin.
-    const reason = typeof status === 'number' ? `HTTP ${status}` : 'connection failed';
+    // too. From here the client reconnects with its own backoff.
+    let reason = typeof status === 'number' ? `HTTP ${status}` : 'connection failed';
+    if (typeof message === 'string' && message !== '') reason += `: ${message}`;
     this.fail(this.sseError(reason));
   }
 
-  /** Counts a failed attempt, reports it, and schedules the next attempt or gives up. */
-  private fail(error: SSEError): void {
+  /**
+   * Counts a failed attempt, reports it as `down` unless `reportDown` is false, and schedules the next
+   * attempt or gives up.
+   */
+  private fail(error: SSEError, reportDown = true): void {
     this.closeSource();
     this.failures += 1;
-    this.subscriber.next({ kind: 'down', error });
+    if (reportDown) this.subscriber.next({ kind: 'down', error });
+    // A subscriber may have left while it handled `down`, and a timer scheduled then would leak.
+    if (this.subscriber.closed) return;
     const { maxAttempts } = this.config.retry;
     if (this.failures >= maxAttempts && !this.config.keepProbing) {
       this.config.logger.error('SSE failed; giving up', { attempts: this.failures, error });
@@ -190,12 +226,13 @@ class SseSession {
       return;
     }
     const delayMs = backoffDelay(this.failures, this.config.retry);
+    // The timer comes before the log record, so that a logger that unsubscribes clears it.
+    this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
     this.config.logger.warn('SSE connection failed; retrying', {
       attempt: this.failures,
       delayMs,
       error,
     });
-    this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
   }
 
   private sseError(reason: string): SSEError {
@@ -224,6 +261,7 @@ class SseSession {
   }
 
   private closeSource(): void {
+    clearTimeout(this.connectTimer);
     clearTimeout(this.reconnectGuardTimer);
     clearTimeout(this.stallTimer);
     const source = this.source;
@@ -234,6 +272,11 @@ class SseSession {
     source.removeEventListener('status', this.handleStatus);
     source.removeEventListener('heartbeat', this.handleHeartbeat);
     source.close();
+    // The `eventsource` package (v4) fires `error` before it arms its own reconnection timer, and
+    // `close()` clears that timer only when it exists. A close from inside the error handler would
+    // leave the timer (the server's `retry:` delay, 3 s by default) keeping the process alive, so
+    // close again once the handler has returned.
+    queueMicrotask(() => source.close());
   }
 
   private stop(): void {
