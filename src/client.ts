@@ -94,43 +94,43 @@ export class HeyGenAPI {
    */
   readonly errors$: Observable<HeyGenError | Error>;
 
-  private readonly settings: Settings;
-  private readonly http: HttpClient;
-  private readonly hub: JobHub;
-  private readonly requestedMode$: BehaviorSubject<HeyGenStatusListenerMode>;
-  private readonly activeMode$: BehaviorSubject<ActiveTransport>;
-  private readonly errorSubject = new Subject<HeyGenError | Error>();
-  private readonly listeners = new Map<string, Subscription>();
+  readonly #settings: Settings;
+  readonly #http: HttpClient;
+  readonly #hub: JobHub;
+  readonly #requestedMode$: BehaviorSubject<HeyGenStatusListenerMode>;
+  readonly #activeMode$: BehaviorSubject<ActiveTransport>;
+  readonly #errorSubject = new Subject<HeyGenError | Error>();
+  readonly #listeners = new Map<string, Subscription>();
   /** Messages of recent {@link MessageParseError}s, so that a repeated message is reported once. */
-  private readonly reportedParseErrors = new Set<string>();
-  private disposed = false;
+  readonly #reportedParseErrors = new Set<string>();
+  #disposed = false;
 
   /**
    * @throws InvalidArgumentError when an option is invalid; the message names the option, the value
    *   and the rule.
    */
   constructor(options: HeyGenAPIOptions) {
-    this.settings = normalizeOptions(options);
-    this.clientId = this.settings.clientId;
-    this.http = new HttpClient({
-      baseUrl: this.settings.baseUrl,
+    this.#settings = normalizeOptions(options);
+    this.clientId = this.#settings.clientId;
+    this.#http = new HttpClient({
+      baseUrl: this.#settings.baseUrl,
       clientId: this.clientId,
-      fetch: this.settings.fetch,
-      timeoutMs: this.settings.requestTimeoutMs,
+      fetch: this.#settings.fetch,
+      timeoutMs: this.#settings.requestTimeoutMs,
     });
-    this.hub = new JobHub({
-      events: () => this.transportEvents$(),
+    this.#hub = new JobHub({
+      events: () => this.#transportEvents$(),
       maxUnwatchedJobs: MAX_UNWATCHED_JOBS,
     });
-    this.requestedMode$ = new BehaviorSubject(this.settings.mode);
-    this.activeMode$ = new BehaviorSubject(this.initialTransport(this.settings.mode));
-    this.mode$ = this.activeMode$.pipe(distinctUntilChanged());
-    this.errors$ = this.errorSubject.asObservable();
+    this.#requestedMode$ = new BehaviorSubject(this.#settings.mode);
+    this.#activeMode$ = new BehaviorSubject(this.#initialTransport(this.#settings.mode));
+    this.mode$ = this.#activeMode$.pipe(distinctUntilChanged());
+    this.errors$ = this.#errorSubject.asObservable();
   }
 
   /** The active transport right now; see {@link HeyGenAPI.mode$}. */
   get mode(): ActiveTransport {
-    return this.activeMode$.value;
+    return this.#activeMode$.value;
   }
 
   /**
@@ -147,12 +147,12 @@ export class HeyGenAPI {
 
   /** Like {@link HeyGenAPI.createJob}, but resolves with the whole job as the server created it. */
   async createJobRecord(options: CreateJobOptions = {}): Promise<Job> {
-    this.assertNotDisposed('createJob');
+    this.#assertNotDisposed('createJob');
     const body = validateCreateOptions(options);
     const job = await firstValueFrom(
-      this.http.createJob$(body).pipe(untilAborted(options.signal, 'Creating a job')),
+      this.#http.createJob$(body).pipe(untilAborted(options.signal, 'Creating a job')),
     );
-    this.hub.remember(job);
+    this.#hub.remember(job);
     return job;
   }
 
@@ -162,9 +162,9 @@ export class HeyGenAPI {
    *   malformed id, HttpError or NetworkError when the request fails.
    */
   async getJob(jobId: string): Promise<Job> {
-    this.assertNotDisposed('getJob');
+    this.#assertNotDisposed('getJob');
     assertJobId(jobId);
-    return firstValueFrom(this.http.getJob$(jobId));
+    return firstValueFrom(this.#http.getJob$(jobId));
   }
 
   /**
@@ -178,12 +178,12 @@ export class HeyGenAPI {
    */
   jobStatus$(jobId: string): Observable<Job> {
     return defer(() => {
-      this.assertNotDisposed('jobStatus$');
+      this.#assertNotDisposed('jobStatus$');
       assertJobId(jobId);
       // Each subscriber gets its own watcher on the hub, so a late subscriber starts from the latest
       // known state; the hub shares one transport pipeline among all of them.
-      const states$ = this.hub.watch(jobId);
-      const { scheduler } = this.settings;
+      const states$ = this.#hub.watch(jobId);
+      const { scheduler } = this.#settings;
       return scheduler === undefined ? states$ : states$.pipe(observeOn(scheduler));
     });
   }
@@ -260,7 +260,7 @@ export class HeyGenAPI {
    *   already saw `failed`). Without it, the error goes to the logger and {@link HeyGenAPI.errors$}.
    */
   listen(jobId: string, callback: StatusCallback, onError?: ErrorCallback): void {
-    this.assertNotDisposed('listen');
+    this.#assertNotDisposed('listen');
     if (typeof callback !== 'function') {
       throw new InvalidArgumentError(
         'callback',
@@ -268,38 +268,38 @@ export class HeyGenAPI {
         'Pass a function (jobId, status, job) => void.',
       );
     }
-    this.listeners.get(jobId)?.unsubscribe();
-    this.listeners.delete(jobId);
+    this.#listeners.get(jobId)?.unsubscribe();
+    this.#listeners.delete(jobId);
 
     // The watch can end while subscribe() runs (a known final state, a malformed id). The handlers
     // therefore use `listener`, which exists before subscribing, and record the end in `ended`.
     const listener = new Subscription();
     let ended = false;
     const subscription = this.jobStatus$(jobId).subscribe({
-      next: (job) => this.invokeCallback(() => callback(job.id, job.status, job), jobId),
+      next: (job) => this.#invokeCallback(() => callback(job.id, job.status, job), jobId),
       error: (error: unknown) => {
         ended = true;
-        this.removeListener(jobId, listener);
+        this.#removeListener(jobId, listener);
         if (error instanceof JobFailedError) return;
         if (onError === undefined) {
-          this.report(
+          this.#report(
             error instanceof Error ? error : new Error(String(error)),
             `Listener of job ${jobId} ended with an error`,
           );
           return;
         }
-        this.invokeCallback(
+        this.#invokeCallback(
           () => onError(jobId, error instanceof Error ? error : new Error(String(error))),
           jobId,
         );
       },
       complete: () => {
         ended = true;
-        this.removeListener(jobId, listener);
+        this.#removeListener(jobId, listener);
       },
     });
     listener.add(subscription);
-    if (!ended) this.listeners.set(jobId, listener);
+    if (!ended) this.#listeners.set(jobId, listener);
   }
 
   /**
@@ -307,10 +307,10 @@ export class HeyGenAPI {
    * @throws ListenerNotFoundError when the job has no active listener, DisposedError after `dispose()`.
    */
   stop(jobId: string): void {
-    this.assertNotDisposed('stop');
-    const subscription = this.listeners.get(jobId);
+    this.#assertNotDisposed('stop');
+    const subscription = this.#listeners.get(jobId);
     if (subscription === undefined) throw new ListenerNotFoundError(jobId);
-    this.listeners.delete(jobId);
+    this.#listeners.delete(jobId);
     subscription.unsubscribe();
   }
 
@@ -320,13 +320,14 @@ export class HeyGenAPI {
    * @throws InvalidArgumentError for a value that is not a {@link HeyGenStatusListenerMode}.
    */
   changeBackend(mode: HeyGenStatusListenerMode): void {
-    this.assertNotDisposed('changeBackend');
+    this.#assertNotDisposed('changeBackend');
     const checked = normalizeMode(mode, 'mode');
-    this.settings.logger.info('Transport change requested', { mode: checked });
-    this.requestedMode$.next(checked);
+    this.#settings.logger.info('Transport change requested', { mode: checked });
+    this.#requestedMode$.next(checked);
     // A running pipeline reports the switch itself. While no job is watched none runs, so `mode`
     // takes the transport that the next pipeline will start with.
-    if (this.hub.watchedIds().length === 0) this.setActiveTransport(this.initialTransport(checked));
+    if (this.#hub.watchedIds().length === 0)
+      this.#setActiveTransport(this.#initialTransport(checked));
   }
 
   /**
@@ -334,23 +335,23 @@ export class HeyGenAPI {
    * {@link DisposedError}. Calling it again does nothing.
    */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.settings.logger.info('Disposing the client');
-    for (const subscription of this.listeners.values()) subscription.unsubscribe();
-    this.listeners.clear();
-    this.hub.failAll(new DisposedError('Watching the job stopped'));
-    this.requestedMode$.complete();
-    this.activeMode$.complete();
-    this.errorSubject.complete();
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#settings.logger.info('Disposing the client');
+    for (const subscription of this.#listeners.values()) subscription.unsubscribe();
+    this.#listeners.clear();
+    this.#hub.failAll(new DisposedError('Watching the job stopped'));
+    this.#requestedMode$.complete();
+    this.#activeMode$.complete();
+    this.#errorSubject.complete();
   }
 
-  /** Builds the pipeline the hub runs while jobs are watched; see the README's architecture notes. */
-  private transportEvents$(): Observable<TransportEvent> {
-    const sse$ = this.sseConnection$();
-    const fetchConfig = this.fetchConfig();
+  /** Builds the pipeline the hub runs while jobs are watched; the README's "How it works" describes it. */
+  #transportEvents$(): Observable<TransportEvent> {
+    const sse$ = this.#sseConnection$();
+    const fetchConfig = this.#fetchConfig();
     const snapshot$ = defer(() => {
-      const ids = this.hub.takeSnapshotIds();
+      const ids = this.#hub.takeSnapshotIds();
       return ids.length === 0 ? EMPTY : fetchJobs$(ids, fetchConfig);
     });
 
@@ -358,14 +359,24 @@ export class HeyGenAPI {
       mode === POLL
         ? pollTransport({
             ...fetchConfig,
-            intervalMs: this.settings.pollIntervalMs,
-            watchedIds: () => this.hub.watchedIds(),
+            intervalMs: this.#settings.pollIntervalMs,
+            watchedIds: () => this.#hub.watchedIds(),
           })
-        : this.sseJobEvents$(sse$ ?? EMPTY, snapshot$, fetchConfig);
+        : this.#sseJobEvents$(sse$ ?? EMPTY, snapshot$, fetchConfig);
 
-    return this.activeTransport$(sse$).pipe(
-      switchTransport(selectTransport, (mode) => (mode === SSE ? snapshot$ : EMPTY)),
-      latestJobStates(this.hub.known),
+    // A switch to SSE reads the watched jobs once, because the stream's own snapshot went by while
+    // polling was active. The first transport needs no such read: a new stream starts with the
+    // server's snapshot of every unfinished job, and unknown jobs get a lookup. POLL's first poll is
+    // its own snapshot.
+    let switches = 0;
+    const snapshotAfterSwitch = (mode: ActiveTransport): Observable<TransportEvent> => {
+      switches += 1;
+      return mode === SSE && switches > 1 ? snapshot$ : EMPTY;
+    };
+
+    return this.#activeTransport$(sse$).pipe(
+      switchTransport(selectTransport, snapshotAfterSwitch),
+      latestJobStates(this.#hub.known),
     );
   }
 
@@ -373,9 +384,9 @@ export class HeyGenAPI {
    * The transport to use from moment to moment. With `fallback`, SSE health decides: a failed
    * connection attempt or a stall moves to POLL, and the next successful opening moves back.
    */
-  private activeTransport$(sse$: Observable<SseEvent> | undefined): Observable<ActiveTransport> {
-    const { fallback } = this.settings;
-    return this.requestedMode$.pipe(
+  #activeTransport$(sse$: Observable<SseEvent> | undefined): Observable<ActiveTransport> {
+    const { fallback } = this.#settings;
+    return this.#requestedMode$.pipe(
       map((mode): ActiveTransport => {
         if (mode === POLL) return POLL;
         return mode === HeyGenStatusListenerMode.AUTO && sse$ === undefined ? POLL : SSE;
@@ -387,10 +398,10 @@ export class HeyGenAPI {
           const message =
             'SSE mode needs an EventSource: pass the EventSource option (on Node.js 20, the class of the "eventsource" package) or use AUTO or POLL';
           if (fallback) {
-            this.settings.logger.warn(`${message}; polling instead`);
+            this.#settings.logger.warn(`${message}; polling instead`);
             return of(POLL);
           }
-          return throwError(() => new SSEError(message, this.settings.baseUrl));
+          return throwError(() => new SSEError(message, this.#settings.baseUrl));
         }
         if (!fallback) return of(SSE);
         return sse$.pipe(
@@ -401,23 +412,23 @@ export class HeyGenAPI {
         );
       }),
       distinctUntilChanged(),
-      tap((mode) => this.setActiveTransport(mode)),
+      tap((mode) => this.#setActiveTransport(mode)),
     );
   }
 
   /** One shared SSE connection per pipeline run, or `undefined` without an EventSource constructor. */
-  private sseConnection$(): Observable<SseEvent> | undefined {
-    const { EventSource } = this.settings;
+  #sseConnection$(): Observable<SseEvent> | undefined {
+    const { EventSource } = this.#settings;
     if (EventSource === undefined) return undefined;
     return sseConnection({
-      baseUrl: this.settings.baseUrl,
+      baseUrl: this.#settings.baseUrl,
       clientId: this.clientId,
       EventSource,
-      retry: this.settings.sseRetry,
-      connectTimeoutMs: this.settings.requestTimeoutMs,
-      keepProbing: this.settings.fallback,
-      logger: this.settings.logger,
-      onParseError: (error) => this.reportParseError(error),
+      retry: this.#settings.sseRetry,
+      connectTimeoutMs: this.#settings.requestTimeoutMs,
+      keepProbing: this.#settings.fallback,
+      logger: this.#settings.logger,
+      onParseError: (error) => this.#reportParseError(error),
     }).pipe(share());
   }
 
@@ -425,87 +436,89 @@ export class HeyGenAPI {
    * Job events while SSE is the active transport: the stream's jobs, a snapshot after each reconnect,
    * and one batched lookup for newly watched jobs whose state is not known yet.
    */
-  private sseJobEvents$(
+  #sseJobEvents$(
     sse$: Observable<SseEvent>,
     snapshot$: Observable<TransportEvent>,
     fetchConfig: FetchJobsConfig,
   ): Observable<TransportEvent> {
-    const streamed$ = sse$.pipe(
-      mergeMap((event): Observable<TransportEvent> => {
-        if (event.kind === 'job') return of({ kind: 'job', job: event.job });
-        if (event.kind === 'open' && event.reconnect) return snapshot$;
-        return EMPTY;
-      }),
+    // A job event of the stream is already a transport event: it passes through as it is, because
+    // this is the path of every status change.
+    const jobs$ = sse$.pipe(
+      filter((event): event is SseEvent & TransportEvent => event.kind === 'job'),
     );
-    const lookups$ = this.hub.added$.pipe(mergeMap((ids) => fetchJobs$(ids, fetchConfig)));
-    return merge(streamed$, lookups$);
+    const resnapshots$ = sse$.pipe(
+      filter((event) => event.kind === 'open' && event.reconnect),
+      mergeMap(() => snapshot$),
+    );
+    const lookups$ = this.#hub.added$.pipe(mergeMap((ids) => fetchJobs$(ids, fetchConfig)));
+    return merge(jobs$, resnapshots$, lookups$);
   }
 
-  private fetchConfig(): FetchJobsConfig {
+  #fetchConfig(): FetchJobsConfig {
     return {
-      http: this.http,
+      http: this.#http,
       retry: REQUEST_RETRY,
-      logger: this.settings.logger,
-      onParseError: (error) => this.reportParseError(error),
+      logger: this.#settings.logger,
+      onParseError: (error) => this.#reportParseError(error),
     };
   }
 
-  private initialTransport(mode: HeyGenStatusListenerMode): ActiveTransport {
+  #initialTransport(mode: HeyGenStatusListenerMode): ActiveTransport {
     if (mode === POLL) return POLL;
     if (mode === SSE)
-      return this.settings.EventSource === undefined && this.settings.fallback ? POLL : SSE;
-    return this.settings.EventSource === undefined ? POLL : SSE;
+      return this.#settings.EventSource === undefined && this.#settings.fallback ? POLL : SSE;
+    return this.#settings.EventSource === undefined ? POLL : SSE;
   }
 
-  private setActiveTransport(mode: ActiveTransport): void {
-    const previous = this.activeMode$.value;
+  #setActiveTransport(mode: ActiveTransport): void {
+    const previous = this.#activeMode$.value;
     if (previous !== mode) {
-      this.settings.logger.info(`Transport changed from ${previous} to ${mode}`, {
+      this.#settings.logger.info(`Transport changed from ${previous} to ${mode}`, {
         from: previous,
         to: mode,
       });
     }
-    this.activeMode$.next(mode);
+    this.#activeMode$.next(mode);
   }
 
-  private invokeCallback(call: () => void, jobId: string): void {
+  #invokeCallback(call: () => void, jobId: string): void {
     try {
       call();
     } catch (error) {
-      this.report(
+      this.#report(
         error instanceof Error ? error : new Error(String(error)),
         `A callback for job ${jobId} threw`,
       );
     }
   }
 
-  private report(error: Error, message: string): void {
-    this.settings.logger.error(message, { error });
-    this.errorSubject.next(error);
+  #report(error: Error, message: string): void {
+    this.#settings.logger.error(message, { error });
+    this.#errorSubject.next(error);
   }
 
   /**
    * Reports a server message that is not a job, once: the same malformed job returned by every poll,
    * or replayed after an SSE reconnect, is reported the first time only.
    */
-  private reportParseError(error: MessageParseError): void {
+  #reportParseError(error: MessageParseError): void {
     const key = error.message;
-    if (this.reportedParseErrors.has(key)) return;
-    if (this.reportedParseErrors.size >= MAX_REMEMBERED_PARSE_ERRORS) {
+    if (this.#reportedParseErrors.has(key)) return;
+    if (this.#reportedParseErrors.size >= MAX_REMEMBERED_PARSE_ERRORS) {
       // Sets iterate in insertion order, so this drops the oldest message.
-      const oldest = this.reportedParseErrors.values().next().value as string;
-      this.reportedParseErrors.delete(oldest);
+      const oldest = this.#reportedParseErrors.values().next().value as string;
+      this.#reportedParseErrors.delete(oldest);
     }
-    this.reportedParseErrors.add(key);
-    this.report(error, 'Skipped a server message that is not a job');
+    this.#reportedParseErrors.add(key);
+    this.#report(error, 'Skipped a server message that is not a job');
   }
 
-  private removeListener(jobId: string, subscription: Subscription): void {
-    if (this.listeners.get(jobId) === subscription) this.listeners.delete(jobId);
+  #removeListener(jobId: string, subscription: Subscription): void {
+    if (this.#listeners.get(jobId) === subscription) this.#listeners.delete(jobId);
   }
 
-  private assertNotDisposed(method: string): void {
-    if (this.disposed) throw new DisposedError(`HeyGenAPI.${method}() failed`);
+  #assertNotDisposed(method: string): void {
+    if (this.#disposed) throw new DisposedError(`HeyGenAPI.${method}() failed`);
   }
 }
 

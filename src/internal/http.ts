@@ -44,16 +44,20 @@ const EXCERPT_LENGTH = 120;
  * unsubscribing aborts it.
  */
 export class HttpClient {
-  constructor(private readonly config: HttpConfig) {}
+  readonly #config: HttpConfig;
+
+  constructor(config: HttpConfig) {
+    this.#config = config;
+  }
 
   /** Creates a job owned by this client. */
   createJob$(body: CreateJobBody | undefined): Observable<Job> {
-    return this.request$('POST', '/create', body).pipe(map((value) => toJob(value)));
+    return this.#request$('POST', '/create', body).pipe(map((value) => toJob(value)));
   }
 
   /** Fetches one job. Errors with {@link JobNotFoundError} for an unknown or foreign id. */
   getJob$(jobId: string): Observable<Job> {
-    return this.request$('GET', `/status/${encodeURIComponent(jobId)}`).pipe(
+    return this.#request$('GET', `/status/${encodeURIComponent(jobId)}`).pipe(
       map((value) => toJob(value)),
       catchError((error: unknown) =>
         throwError(() =>
@@ -66,10 +70,10 @@ export class HttpClient {
   /** Fetches many jobs in one request; the caller keeps `ids` within the server's batch limit. */
   getJobs$(ids: readonly string[]): Observable<JobBatch> {
     const query = ids.map(encodeURIComponent).join(',');
-    return this.request$('GET', `/status?ids=${query}`).pipe(map(toBatch));
+    return this.#request$('GET', `/status?ids=${query}`).pipe(map(toBatch));
   }
 
-  private request$(method: string, path: string, body?: object): Observable<unknown> {
+  #request$(method: string, path: string, body?: object): Observable<unknown> {
     const label = `${method} ${path}`;
     return new Observable<unknown>((subscriber) => {
       const controller = new AbortController();
@@ -77,17 +81,17 @@ export class HttpClient {
       const timer = setTimeout(() => {
         settled = true;
         controller.abort();
-        subscriber.error(new TimeoutError(label, this.config.timeoutMs));
-      }, this.config.timeoutMs);
+        subscriber.error(new TimeoutError(label, this.#config.timeoutMs));
+      }, this.#config.timeoutMs);
 
       const headers: Record<string, string> = {
         Accept: 'application/json',
-        'X-Client-Id': this.config.clientId,
+        'X-Client-Id': this.#config.clientId,
       };
       if (body !== undefined) headers['Content-Type'] = 'application/json';
 
-      this.config
-        .fetch(`${this.config.baseUrl}${path}`, {
+      this.#config
+        .fetch(`${this.#config.baseUrl}${path}`, {
           method,
           headers,
           body: body === undefined ? undefined : JSON.stringify(body),

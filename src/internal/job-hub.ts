@@ -27,22 +27,26 @@ export interface JobHubConfig {
 export class JobHub {
   /** Latest accepted state per job id. */
   readonly known = new Map<string, Job>();
-  private readonly watchers = new Map<string, Set<Subscriber<Job>>>();
-  private pipeline: Subscription | undefined;
-  private starting = false;
+  readonly #watchers = new Map<string, Set<Subscriber<Job>>>();
+  #pipeline: Subscription | undefined;
+  #starting = false;
   /** Newly watched ids without a known state, sent to `added$` together once per microtask. */
-  private pendingLookups = new Set<string>();
-  private lookupFlushQueued = false;
-  private readonly lookups = new Subject<readonly string[]>();
+  #pendingLookups = new Set<string>();
+  #lookupFlushQueued = false;
+  readonly #lookups = new Subject<readonly string[]>();
 
-  constructor(private readonly config: JobHubConfig) {}
+  readonly #config: JobHubConfig;
+
+  constructor(config: JobHubConfig) {
+    this.#config = config;
+  }
 
   /** Newly watched ids whose state is unknown, batched per microtask. */
-  readonly added$: Observable<readonly string[]> = this.lookups.asObservable();
+  readonly added$: Observable<readonly string[]> = this.#lookups.asObservable();
 
   /** Ids with at least one subscriber. */
   watchedIds(): string[] {
-    return [...this.watchers.keys()];
+    return [...this.#watchers.keys()];
   }
 
   /**
@@ -50,7 +54,7 @@ export class JobHub {
    * makes redundant.
    */
   takeSnapshotIds(): string[] {
-    this.pendingLookups.clear();
+    this.#pendingLookups.clear();
     return this.watchedIds();
   }
 
@@ -68,7 +72,7 @@ export class JobHub {
         // it would open a transport only to close it again.
         if (subscriber.closed) return undefined;
       }
-      return this.addWatcher(jobId, subscriber, known === undefined);
+      return this.#addWatcher(jobId, subscriber, known === undefined);
     });
   }
 
@@ -80,17 +84,17 @@ export class JobHub {
   /** Delivers one accepted transport event to the subscribers of its job. */
   dispatch(event: TransportEvent): void {
     if (event.kind === 'missing') {
-      const subscribers = this.takeWatchers(event.jobId);
+      const subscribers = this.#takeWatchers(event.jobId);
       for (const subscriber of subscribers) subscriber.error(new JobNotFoundError(event.jobId));
       return;
     }
     const { job } = event;
-    const subscribers = this.watchers.get(job.id);
+    const subscribers = this.#watchers.get(job.id);
     if (subscribers === undefined) {
       // Unwatched jobs of this client also arrive over SSE; trimming only past twice the limit
       // keeps the cost per event constant.
-      if (this.known.size > this.watchers.size + 2 * this.config.maxUnwatchedJobs)
-        this.evictExcess();
+      if (this.known.size > this.#watchers.size + 2 * this.#config.maxUnwatchedJobs)
+        this.#evictExcess();
       return;
     }
     // Copy first: a subscriber that completes leaves the set while the loop runs.
@@ -102,89 +106,89 @@ export class JobHub {
 
   /** Errors every subscriber of every job, and stops the pipeline. */
   failAll(error: unknown): void {
-    this.stopPipeline();
-    const all = [...this.watchers.values()].flatMap((subscribers) => [...subscribers]);
-    this.watchers.clear();
+    this.#stopPipeline();
+    const all = [...this.#watchers.values()].flatMap((subscribers) => [...subscribers]);
+    this.#watchers.clear();
     for (const subscriber of all) subscriber.error(error);
   }
 
-  private addWatcher(jobId: string, subscriber: Subscriber<Job>, needsLookup: boolean): () => void {
-    let subscribers = this.watchers.get(jobId);
+  #addWatcher(jobId: string, subscriber: Subscriber<Job>, needsLookup: boolean): () => void {
+    let subscribers = this.#watchers.get(jobId);
     if (subscribers === undefined) {
       subscribers = new Set();
-      this.watchers.set(jobId, subscribers);
-      if (needsLookup) this.queueLookup(jobId);
+      this.#watchers.set(jobId, subscribers);
+      if (needsLookup) this.#queueLookup(jobId);
     }
     subscribers.add(subscriber);
-    this.startPipeline();
+    this.#startPipeline();
 
     return () => {
-      const current = this.watchers.get(jobId);
+      const current = this.#watchers.get(jobId);
       if (current === undefined) return;
       current.delete(subscriber);
-      if (current.size === 0) this.watchers.delete(jobId);
-      if (this.watchers.size === 0) this.stopPipeline();
+      if (current.size === 0) this.#watchers.delete(jobId);
+      if (this.#watchers.size === 0) this.#stopPipeline();
     };
   }
 
-  private takeWatchers(jobId: string): Subscriber<Job>[] {
-    const subscribers = this.watchers.get(jobId);
+  #takeWatchers(jobId: string): Subscriber<Job>[] {
+    const subscribers = this.#watchers.get(jobId);
     if (subscribers === undefined) return [];
-    this.watchers.delete(jobId);
-    if (this.watchers.size === 0) this.stopPipeline();
+    this.#watchers.delete(jobId);
+    if (this.#watchers.size === 0) this.#stopPipeline();
     return [...subscribers];
   }
 
-  private queueLookup(jobId: string): void {
-    this.pendingLookups.add(jobId);
-    if (this.lookupFlushQueued) return;
-    this.lookupFlushQueued = true;
+  #queueLookup(jobId: string): void {
+    this.#pendingLookups.add(jobId);
+    if (this.#lookupFlushQueued) return;
+    this.#lookupFlushQueued = true;
     queueMicrotask(() => {
-      this.lookupFlushQueued = false;
-      const ids = [...this.pendingLookups].filter((id) => this.watchers.has(id));
-      this.pendingLookups.clear();
-      if (ids.length > 0) this.lookups.next(ids);
+      this.#lookupFlushQueued = false;
+      const ids = [...this.#pendingLookups].filter((id) => this.#watchers.has(id));
+      this.#pendingLookups.clear();
+      if (ids.length > 0) this.#lookups.next(ids);
     });
   }
 
-  private startPipeline(): void {
-    if (this.pipeline !== undefined || this.starting) return;
-    this.starting = true;
-    const pipeline = this.config.events().subscribe({
+  #startPipeline(): void {
+    if (this.#pipeline !== undefined || this.#starting) return;
+    this.#starting = true;
+    const pipeline = this.#config.events().subscribe({
       next: (event) => this.dispatch(event),
       error: (error: unknown) => this.failAll(error),
-      complete: () => this.stopPipeline(),
+      complete: () => this.#stopPipeline(),
     });
-    this.starting = false;
+    this.#starting = false;
     // The pipeline may have ended, or lost its last watcher, while it was subscribing.
-    if (pipeline.closed || this.watchers.size === 0) {
+    if (pipeline.closed || this.#watchers.size === 0) {
       pipeline.unsubscribe();
       return;
     }
-    this.pipeline = pipeline;
+    this.#pipeline = pipeline;
   }
 
-  private stopPipeline(): void {
-    const pipeline = this.pipeline;
-    this.pipeline = undefined;
+  #stopPipeline(): void {
+    const pipeline = this.#pipeline;
+    this.#pipeline = undefined;
     pipeline?.unsubscribe();
-    this.dropStale();
-    this.evictExcess();
+    this.#dropStale();
+    this.#evictExcess();
   }
 
   /** Drops the non-terminal states of unwatched jobs: no transport updates them any more. */
-  private dropStale(): void {
+  #dropStale(): void {
     for (const [id, job] of this.known) {
-      if (!isTerminal(job.status) && !this.watchers.has(id)) this.known.delete(id);
+      if (!isTerminal(job.status) && !this.#watchers.has(id)) this.known.delete(id);
     }
   }
 
   /** Keeps the unwatched entries of `known` within `maxUnwatchedJobs`, dropping the oldest first. */
-  private evictExcess(): void {
-    let excess = this.known.size - this.watchers.size - this.config.maxUnwatchedJobs;
+  #evictExcess(): void {
+    let excess = this.known.size - this.#watchers.size - this.#config.maxUnwatchedJobs;
     for (const id of this.known.keys()) {
       if (excess <= 0) break;
-      if (this.watchers.has(id)) continue;
+      if (this.#watchers.has(id)) continue;
       this.known.delete(id);
       excess -= 1;
     }

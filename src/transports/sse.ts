@@ -52,60 +52,64 @@ export function sseConnection(config: SseConfig): Observable<SseEvent> {
 }
 
 class SseSession {
-  private source: EventSourceLike | undefined;
+  #source: EventSourceLike | undefined;
   /** `Date.now()` when the current source last opened; `undefined` until it opens after an error. */
-  private openedAt: number | undefined;
-  private everOpened = false;
+  #openedAt: number | undefined;
+  #everOpened = false;
   /**
    * Failed connection attempts in a row. A stream that delivers an event, or stays open for
    * `minDelayMs`, resets it to 0. An opening alone does not, so a server that accepts and at once
    * closes each stream still meets longer delays and, without `keepProbing`, an error.
    */
-  private failures = 0;
-  private lastEventId: string | undefined;
-  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
-  private connectTimer: ReturnType<typeof setTimeout> | undefined;
-  private reconnectGuardTimer: ReturnType<typeof setTimeout> | undefined;
-  private stallTimer: ReturnType<typeof setTimeout> | undefined;
+  #failures = 0;
+  #lastEventId: string | undefined;
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  #connectTimer: ReturnType<typeof setTimeout> | undefined;
+  #reconnectGuardTimer: ReturnType<typeof setTimeout> | undefined;
+  #stallTimer: ReturnType<typeof setTimeout> | undefined;
+  /** `Date.now()` of the latest open, event or heartbeat, read by the stall check. */
+  #lastActivityAt = 0;
   /** URL without the client id, safe for logs and error messages. */
-  private readonly publicUrl: string;
+  readonly #publicUrl: string;
 
-  constructor(
-    private readonly config: SseConfig,
-    private readonly subscriber: Subscriber<SseEvent>,
-  ) {
-    this.publicUrl = `${config.baseUrl}/status`;
+  readonly #config: SseConfig;
+  readonly #subscriber: Subscriber<SseEvent>;
+
+  constructor(config: SseConfig, subscriber: Subscriber<SseEvent>) {
+    this.#config = config;
+    this.#subscriber = subscriber;
+    this.#publicUrl = `${config.baseUrl}/status`;
   }
 
   start(): TeardownLogic {
-    this.connect();
-    return () => this.stop();
+    this.#connect();
+    return () => this.#stop();
   }
 
-  private connect(): void {
-    this.reconnectTimer = undefined;
+  #connect(): void {
+    this.#reconnectTimer = undefined;
     let source: EventSourceLike;
     try {
-      source = new this.config.EventSource(this.streamUrl());
+      source = new this.#config.EventSource(this.#streamUrl());
     } catch (error) {
-      this.fail(
-        new SSEError(`Could not create an EventSource for ${this.publicUrl}`, this.publicUrl, {
+      this.#fail(
+        new SSEError(`Could not create an EventSource for ${this.#publicUrl}`, this.#publicUrl, {
           cause: error,
         }),
       );
       return;
     }
-    this.source = source;
-    this.openedAt = undefined;
-    source.onopen = () => this.handleOpen(source);
-    source.onerror = (event) => this.handleError(source, event);
-    source.addEventListener('status', this.handleStatus);
-    source.addEventListener('heartbeat', this.handleHeartbeat);
+    this.#source = source;
+    this.#openedAt = undefined;
+    source.onopen = () => this.#handleOpen(source);
+    source.onerror = (event) => this.#handleError(source, event);
+    source.addEventListener('status', this.#handleStatus);
+    source.addEventListener('heartbeat', this.#handleHeartbeat);
     // An EventSource has no time limit of its own, so a server that accepts the connection and never
     // responds would leave it connecting forever.
-    const { connectTimeoutMs } = this.config;
-    this.connectTimer = setTimeout(
-      () => this.fail(this.sseError(`no response within ${connectTimeoutMs} ms`)),
+    const { connectTimeoutMs } = this.#config;
+    this.#connectTimer = setTimeout(
+      () => this.#fail(this.#sseError(`no response within ${connectTimeoutMs} ms`)),
       connectTimeoutMs,
     );
   }
@@ -116,58 +120,58 @@ class SseSession {
    * the `lastEventId` query parameter; the server prefers the header when the EventSource's own
    * reconnection sends one.
    */
-  private streamUrl(): string {
-    let url = `${this.publicUrl}?uuid=${encodeURIComponent(this.config.clientId)}`;
-    if (this.lastEventId !== undefined)
-      url += `&lastEventId=${encodeURIComponent(this.lastEventId)}`;
+  #streamUrl(): string {
+    let url = `${this.#publicUrl}?uuid=${encodeURIComponent(this.#config.clientId)}`;
+    if (this.#lastEventId !== undefined)
+      url += `&lastEventId=${encodeURIComponent(this.#lastEventId)}`;
     return url;
   }
 
-  private handleOpen(source: EventSourceLike): void {
-    if (source !== this.source) return;
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.reconnectGuardTimer);
-    this.openedAt = Date.now();
-    this.armStallTimer();
-    this.config.logger.info('SSE stream opened', {
-      url: this.publicUrl,
-      reconnect: this.everOpened,
+  #handleOpen(source: EventSourceLike): void {
+    if (source !== this.#source) return;
+    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#reconnectGuardTimer);
+    this.#openedAt = Date.now();
+    this.#armStallTimer();
+    this.#config.logger.info('SSE stream opened', {
+      url: this.#publicUrl,
+      reconnect: this.#everOpened,
     });
-    this.subscriber.next({ kind: 'open', reconnect: this.everOpened });
-    this.everOpened = true;
+    this.#subscriber.next({ kind: 'open', reconnect: this.#everOpened });
+    this.#everOpened = true;
   }
 
-  private readonly handleStatus = (message: EventSourceMessage): void => {
-    this.failures = 0;
-    this.armStallTimer();
-    if (message.lastEventId !== '') this.lastEventId = message.lastEventId;
+  readonly #handleStatus = (message: EventSourceMessage): void => {
+    this.#failures = 0;
+    this.#armStallTimer();
+    if (message.lastEventId !== '') this.#lastEventId = message.lastEventId;
     let job: Job;
     try {
       job = parseJob(message.data);
     } catch (error) {
-      this.config.onParseError(error as MessageParseError);
+      this.#config.onParseError(error as MessageParseError);
       return;
     }
-    this.subscriber.next({ kind: 'job', job });
+    this.#subscriber.next({ kind: 'job', job });
   };
 
-  private readonly handleHeartbeat = (): void => {
-    this.failures = 0;
-    this.armStallTimer();
+  readonly #handleHeartbeat = (): void => {
+    this.#failures = 0;
+    this.#armStallTimer();
   };
 
-  private handleError(source: EventSourceLike, event: Event): void {
-    if (source !== this.source) return;
-    clearTimeout(this.stallTimer);
-    clearTimeout(this.connectTimer);
+  #handleError(source: EventSourceLike, event: Event): void {
+    if (source !== this.#source) return;
+    this.#clearStallTimer();
+    clearTimeout(this.#connectTimer);
     const { code: status, message } = event as { code?: unknown; message?: unknown };
 
     // The HTML standard gives no status code to the error event; the `eventsource` package adds one.
     // Retrying cannot fix a rejected client id, so it ends the connection.
     if (status === 401 || status === 403) {
-      this.closeSource();
+      this.#closeSource();
       const detail = 'the server rejected the client id of the event stream';
-      this.subscriber.error(new AuthError(`GET ${this.publicUrl}`, status, detail));
+      this.#subscriber.error(new AuthError(`GET ${this.#publicUrl}`, status, detail));
       return;
     }
 
@@ -180,25 +184,25 @@ class SseSession {
     //   server that closes each stream at once cause a tight reconnection loop.
     // - A guard timer takes over when the EventSource has not reopened within `maxDelayMs`, so a
     //   huge `retry:` value cannot stall the client.
-    const openedAt = this.openedAt;
-    this.openedAt = undefined;
+    const openedAt = this.#openedAt;
+    this.#openedAt = undefined;
     if (openedAt !== undefined && source.readyState === CONNECTING) {
       const openMs = Date.now() - openedAt;
-      if (openMs >= this.config.retry.minDelayMs) {
-        this.failures = 0;
-        this.config.logger.warn('SSE stream dropped; the EventSource is reconnecting', {
-          url: this.publicUrl,
-          lastEventId: this.lastEventId,
+      if (openMs >= this.#config.retry.minDelayMs) {
+        this.#failures = 0;
+        this.#config.logger.warn('SSE stream dropped; the EventSource is reconnecting', {
+          url: this.#publicUrl,
+          lastEventId: this.#lastEventId,
         });
-        this.reconnectGuardTimer = setTimeout(
-          () => this.fail(this.sseError('the EventSource did not reconnect in time')),
-          this.config.retry.maxDelayMs,
+        this.#reconnectGuardTimer = setTimeout(
+          () => this.#fail(this.#sseError('the EventSource did not reconnect in time')),
+          this.#config.retry.maxDelayMs,
         );
         return;
       }
       // The server responded, so the drop is no outage. The client reconnects without reporting
       // `down`, which would move subscribers to polling for a drop that the next attempt fixes.
-      this.fail(this.sseError(`the stream closed ${openMs} ms after it opened`), false);
+      this.#fail(this.#sseError(`the stream closed ${openMs} ms after it opened`), false);
       return;
     }
 
@@ -206,71 +210,87 @@ class SseSession {
     // too. From here the client reconnects with its own backoff.
     let reason = typeof status === 'number' ? `HTTP ${status}` : 'connection failed';
     if (typeof message === 'string' && message !== '') reason += `: ${message}`;
-    this.fail(this.sseError(reason));
+    this.#fail(this.#sseError(reason));
   }
 
   /**
    * Counts a failed attempt, reports it as `down` unless `reportDown` is false, and schedules the next
    * attempt or gives up.
    */
-  private fail(error: SSEError, reportDown = true): void {
-    this.closeSource();
-    this.failures += 1;
-    if (reportDown) this.subscriber.next({ kind: 'down', error });
+  #fail(error: SSEError, reportDown = true): void {
+    this.#closeSource();
+    this.#failures += 1;
+    if (reportDown) this.#subscriber.next({ kind: 'down', error });
     // A subscriber may have left while it handled `down`, and a timer scheduled then would leak.
-    if (this.subscriber.closed) return;
-    const { maxAttempts } = this.config.retry;
-    if (this.failures >= maxAttempts && !this.config.keepProbing) {
-      this.config.logger.error('SSE failed; giving up', { attempts: this.failures, error });
-      this.subscriber.error(error);
+    if (this.#subscriber.closed) return;
+    const { maxAttempts } = this.#config.retry;
+    if (this.#failures >= maxAttempts && !this.#config.keepProbing) {
+      this.#config.logger.error('SSE failed; giving up', { attempts: this.#failures, error });
+      this.#subscriber.error(error);
       return;
     }
-    const delayMs = backoffDelay(this.failures, this.config.retry);
+    const delayMs = backoffDelay(this.#failures, this.#config.retry);
     // The timer comes before the log record, so that a logger that unsubscribes clears it.
-    this.reconnectTimer = setTimeout(() => this.connect(), delayMs);
-    this.config.logger.warn('SSE connection failed; retrying', {
-      attempt: this.failures,
+    this.#reconnectTimer = setTimeout(() => this.#connect(), delayMs);
+    this.#config.logger.warn('SSE connection failed; retrying', {
+      attempt: this.#failures,
       delayMs,
       error,
     });
   }
 
-  private sseError(reason: string): SSEError {
-    return new SSEError(`SSE stream ${this.publicUrl}: ${reason}`, this.publicUrl);
+  #sseError(reason: string): SSEError {
+    return new SSEError(`SSE stream ${this.#publicUrl}: ${reason}`, this.#publicUrl);
   }
 
   /** Restarts the stall timer: any event, heartbeat included, proves the stream is alive. */
-  private armStallTimer(): void {
-    clearTimeout(this.stallTimer);
-    const { stallTimeoutMs } = this.config.retry;
-    if (stallTimeoutMs <= 0) return;
-    this.stallTimer = setTimeout(() => this.handleStall(), stallTimeoutMs);
+  #armStallTimer(): void {
+    // Events can arrive thousands of times a second, so each one only records the time; the one
+    // running timer checks that time when it fires and waits again for the rest of the period.
+    this.#lastActivityAt = Date.now();
+    const { stallTimeoutMs } = this.#config.retry;
+    if (stallTimeoutMs <= 0 || this.#stallTimer !== undefined) return;
+    this.#scheduleStallCheck(stallTimeoutMs);
   }
 
-  private handleStall(): void {
-    const error = this.sseError(
-      `no event or heartbeat for ${this.config.retry.stallTimeoutMs} ms; the stream counts as broken`,
+  #scheduleStallCheck(delayMs: number): void {
+    this.#stallTimer = setTimeout(() => {
+      this.#stallTimer = undefined;
+      const remainingMs = this.#lastActivityAt + this.#config.retry.stallTimeoutMs - Date.now();
+      if (remainingMs > 0) this.#scheduleStallCheck(remainingMs);
+      else this.#handleStall();
+    }, delayMs);
+  }
+
+  #clearStallTimer(): void {
+    clearTimeout(this.#stallTimer);
+    this.#stallTimer = undefined;
+  }
+
+  #handleStall(): void {
+    const error = this.#sseError(
+      `no event or heartbeat for ${this.#config.retry.stallTimeoutMs} ms; the stream counts as broken`,
     );
-    if (!this.config.keepProbing) {
-      this.closeSource();
-      this.config.logger.error('SSE stream stalled', { error });
-      this.subscriber.error(error);
+    if (!this.#config.keepProbing) {
+      this.#closeSource();
+      this.#config.logger.error('SSE stream stalled', { error });
+      this.#subscriber.error(error);
       return;
     }
-    this.fail(error);
+    this.#fail(error);
   }
 
-  private closeSource(): void {
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.reconnectGuardTimer);
-    clearTimeout(this.stallTimer);
-    const source = this.source;
+  #closeSource(): void {
+    clearTimeout(this.#connectTimer);
+    clearTimeout(this.#reconnectGuardTimer);
+    this.#clearStallTimer();
+    const source = this.#source;
     if (source === undefined) return;
-    this.source = undefined;
+    this.#source = undefined;
     source.onopen = null;
     source.onerror = null;
-    source.removeEventListener('status', this.handleStatus);
-    source.removeEventListener('heartbeat', this.handleHeartbeat);
+    source.removeEventListener('status', this.#handleStatus);
+    source.removeEventListener('heartbeat', this.#handleHeartbeat);
     source.close();
     // The `eventsource` package (v4) fires `error` before it arms its own reconnection timer, and
     // `close()` clears that timer only when it exists. A close from inside the error handler would
@@ -279,8 +299,8 @@ class SseSession {
     queueMicrotask(() => source.close());
   }
 
-  private stop(): void {
-    clearTimeout(this.reconnectTimer);
-    this.closeSource();
+  #stop(): void {
+    clearTimeout(this.#reconnectTimer);
+    this.#closeSource();
   }
 }
