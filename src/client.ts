@@ -35,7 +35,12 @@ import {
 import { HttpClient } from './internal/http';
 import { isJobId } from './internal/job';
 import { JobHub } from './internal/job-hub';
-import { normalizeMode, normalizeOptions, type Settings } from './internal/options';
+import {
+  normalizeMode,
+  normalizeOptions,
+  rejectUnknownKeys,
+  type Settings,
+} from './internal/options';
 import { latestJobStates } from './operators/latest-job-states';
 import { switchTransport } from './operators/switch-transport';
 import { fetchJobs$, type FetchJobsConfig } from './transports/fetch-jobs';
@@ -195,19 +200,13 @@ export class HeyGenAPI {
    *   after `timeout` ms, and every error of {@link HeyGenAPI.jobStatus$}.
    */
   waitForJob(jobId: string, options: WaitForJobOptions = {}): Promise<Job> {
-    const { signal, timeout } = options;
-    if (
-      timeout !== undefined &&
-      !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1)
-    ) {
-      return Promise.reject(
-        new InvalidArgumentError(
-          'options.timeout',
-          timeout,
-          'Pass a number of ms from 1 to 2147483647.',
-        ),
-      );
+    try {
+      this.#assertNotDisposed('waitForJob');
+      checkWaitOptions(options);
+    } catch (error) {
+      return Promise.reject(error as Error);
     }
+    const { signal, timeout } = options;
     const what = `Waiting for job ${jobId}`;
     return new Promise<Job>((resolve, reject) => {
       let last: Job | undefined;
@@ -261,11 +260,19 @@ export class HeyGenAPI {
    */
   listen(jobId: string, callback: StatusCallback, onError?: ErrorCallback): void {
     this.#assertNotDisposed('listen');
+    assertJobId(jobId);
     if (typeof callback !== 'function') {
       throw new InvalidArgumentError(
         'callback',
         callback,
         'Pass a function (jobId, status, job) => void.',
+      );
+    }
+    if (onError !== undefined && typeof onError !== 'function') {
+      throw new InvalidArgumentError(
+        'onError',
+        onError,
+        'Pass a function (jobId, error) => void, or leave it out.',
       );
     }
     this.#listeners.get(jobId)?.unsubscribe();
@@ -532,6 +539,48 @@ function assertJobId(jobId: unknown): asserts jobId is string {
   }
 }
 
+/** @throws InvalidArgumentError for options of `waitForJob` that are not valid. */
+function checkWaitOptions(options: WaitForJobOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(
+      'options',
+      options,
+      'Pass an object such as { timeout: 60000 }.',
+    );
+  }
+  rejectUnknownKeys('options', options, ['signal', 'timeout']);
+  const { signal, timeout } = options;
+  if (
+    timeout !== undefined &&
+    !(typeof timeout === 'number' && timeout > 0 && timeout <= 2 ** 31 - 1)
+  ) {
+    throw new InvalidArgumentError(
+      'options.timeout',
+      timeout,
+      'Pass a number of ms from 1 to 2147483647.',
+    );
+  }
+  checkSignal(signal);
+}
+
+/** @throws InvalidArgumentError unless `signal` is undefined or looks like an AbortSignal. */
+function checkSignal(signal: unknown): void {
+  if (signal === undefined) return;
+  const candidate = signal as Partial<AbortSignal> | null;
+  const isSignal =
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.aborted === 'boolean' &&
+    typeof candidate.addEventListener === 'function';
+  if (!isSignal) {
+    throw new InvalidArgumentError(
+      'options.signal',
+      signal,
+      'Pass an AbortSignal, such as new AbortController().signal.',
+    );
+  }
+}
+
 function validateCreateOptions(
   options: CreateJobOptions,
 ): { durationMs?: number; outcome?: 'completed' | 'failed' } | undefined {
@@ -542,6 +591,8 @@ function validateCreateOptions(
       'Pass an object such as { durationMs: 3000 }.',
     );
   }
+  rejectUnknownKeys('options', options, ['durationMs', 'outcome', 'signal']);
+  checkSignal(options.signal);
   const { durationMs, outcome } = options;
   if (
     durationMs !== undefined &&

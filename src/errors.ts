@@ -165,6 +165,8 @@ export class DisposedError extends HeyGenError {
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return 'a function';
+  // JSON.stringify writes NaN and Infinity as null, which would hide the actual value.
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   try {
     return String(JSON.stringify(value) ?? value);
   } catch {

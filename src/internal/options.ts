@@ -39,6 +39,27 @@ export const DEFAULT_SSE_RETRY: Readonly<Required<SseRetryOptions>> = {
 };
 
 const MODES = Object.values(HeyGenStatusListenerMode) as string[];
+
+const OPTION_NAMES: readonly (keyof HeyGenAPIOptions)[] = [
+  'url',
+  'mode',
+  'logging',
+  'fallback',
+  'pollInterval',
+  'clientId',
+  'EventSource',
+  'fetch',
+  'sseRetry',
+  'scheduler',
+  'requestTimeout',
+];
+
+const SSE_RETRY_NAMES: readonly (keyof SseRetryOptions)[] = [
+  'minDelayMs',
+  'maxDelayMs',
+  'maxAttempts',
+  'stallTimeoutMs',
+];
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
 /**
@@ -48,6 +69,18 @@ const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 export function normalizeOptions(options: HeyGenAPIOptions): Settings {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options', options, 'Pass an object such as { url, mode }.');
+  }
+  // A misspelt option would otherwise fall back to its default without a word.
+  rejectUnknownKeys('options', options, OPTION_NAMES);
+  if (options.sseRetry !== undefined) {
+    if (typeof options.sseRetry !== 'object' || options.sseRetry === null) {
+      throw new InvalidArgumentError(
+        'options.sseRetry',
+        options.sseRetry,
+        'Pass an object such as { maxAttempts: 5 }.',
+      );
+    }
+    rejectUnknownKeys('options.sseRetry', options.sseRetry, SSE_RETRY_NAMES);
   }
   const sseRetry = { ...DEFAULT_SSE_RETRY, ...withoutUndefined(options.sseRetry ?? {}) };
   const settings: Settings = {
@@ -253,4 +286,20 @@ function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(
     Object.entries(value).filter(([, entry]) => entry !== undefined),
   ) as Partial<T>;
+}
+
+/**
+ * Throws for the first own key of `value` that is not in `known`.
+ * @throws InvalidArgumentError naming the unknown key and listing the known ones.
+ */
+export function rejectUnknownKeys(name: string, value: object, known: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) {
+      throw new InvalidArgumentError(
+        `${name}.${key}`,
+        (value as Record<string, unknown>)[key],
+        `Unknown option: use one of ${known.join(', ')}.`,
+      );
+    }
+  }
 }

@@ -6,6 +6,7 @@ import {
   HeyGenStatusListenerMode,
   InvalidArgumentError,
   type Logger,
+  type WaitForJobOptions,
 } from '../../src';
 import {
   CountingFetch,
@@ -99,6 +100,24 @@ describe('waitForJob cancellation', () => {
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect((error as InvalidArgumentError).argument).toBe('options.timeout');
   });
+
+  it.each<[string, unknown]>([
+    ['options.signal', { signal: {} }],
+    ['options.signal', { signal: 'abort' }],
+    ['options.timout', { timout: 1000 }],
+    ['options', null],
+  ])('rejects %s in %p', async (argument, options) => {
+    const { url } = await resources.startServer();
+    const heygen = resources.createClient({ url, mode: POLL });
+
+    const error = await rejectionOf(
+      heygen.waitForJob('job-1', options as WaitForJobOptions),
+      'waitForJob',
+    );
+
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect((error as InvalidArgumentError).argument).toBe(argument);
+  });
 });
 
 describe('createJob', () => {
@@ -107,6 +126,8 @@ describe('createJob', () => {
     ['options.durationMs', { durationMs: 1.5 }],
     ['options.durationMs', { durationMs: 3_600_001 }],
     ['options.outcome', { outcome: 'cancelled' }],
+    ['options.duration', { duration: 3000 }],
+    ['options.signal', { signal: {} }],
   ])('rejects %s in %p without a request', async (argument, options) => {
     const { server, url } = await resources.startServer();
     const heygen = resources.createClient({ url, mode: POLL });
@@ -171,6 +192,11 @@ describe('dispose', () => {
     expect(await rejectionOf(heygen.getJob(jobId), 'getJob')).toBeInstanceOf(DisposedError);
     expect(() => heygen.listen(jobId, jest.fn())).toThrow(DisposedError);
     expect(() => heygen.changeBackend(SSE)).toThrow(DisposedError);
+    expect(() => heygen.stop(jobId)).toThrow(DisposedError);
+    expect(await rejectionOf(heygen.waitForJob(jobId), 'waitForJob')).toHaveProperty(
+      'message',
+      expect.stringContaining('waitForJob()'),
+    );
     expect(() => heygen.dispose()).not.toThrow();
   });
 });
@@ -213,6 +239,28 @@ describe('constructor validation', () => {
     }
     expect((thrown as InvalidArgumentError).argument).toBe(`options.${option}`);
     expect((thrown as InvalidArgumentError).value).toBe(value);
+  });
+
+  it('rejects a misspelt option', () => {
+    const create = (): HeyGenAPI =>
+      new HeyGenAPI({ ...valid, polInterval: 5 } as unknown as HeyGenAPIOptions);
+
+    expect(create).toThrow(InvalidArgumentError);
+    expect(create).toThrow('options.polInterval');
+    expect(create).toThrow('pollInterval');
+  });
+
+  it('rejects a misspelt sseRetry option', () => {
+    const create = (): HeyGenAPI =>
+      new HeyGenAPI({ ...valid, sseRetry: { maxAttempt: 3 } } as unknown as HeyGenAPIOptions);
+
+    expect(create).toThrow('options.sseRetry.maxAttempt');
+  });
+
+  it('shows NaN in the message', () => {
+    expect(() => new HeyGenAPI({ ...valid, pollInterval: Number.NaN })).toThrow(
+      'Invalid options.pollInterval: NaN.',
+    );
   });
 
   it('accepts the boundary values', () => {
