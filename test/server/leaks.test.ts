@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { createMockServer, type MockServer } from '../../mock-server';
 import { waitFor } from '../helpers/waitFor';
 import { RawStream } from './support/rawStream';
@@ -34,6 +36,22 @@ function activeResources(): Record<string, number> {
   return counts;
 }
 
+/**
+ * Returns a function that runs a full garbage collection. Jest starts Node without --expose-gc, so
+ * the flag is set at run time and `gc` is read from a fresh context, where V8 installs it.
+ */
+function exposeGc(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/** Heap in use after two full collections, in bytes. */
+function heapAfterGc(gc: () => void): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
 function storeListeners(target: MockServer): { change: number; evict: number } {
   return {
     change: target.store.listenerCount('change'),
@@ -48,10 +66,19 @@ describe('resource cleanup', () => {
     const baselineListeners = storeListeners(server);
     const baselineStats = server.stats();
     expect(baselineStats.timers).toBe(0);
+    const gc = exposeGc();
 
     const batches = 20;
     const perBatch = 50;
+    let baselineHeap = 0;
     for (let batch = 0; batch < batches; batch += 1) {
+      // The first batch warms up lazily built state (JIT code, pools), so the heap baseline is
+      // taken after it; every stream of that batch is closed by then.
+      if (batch === 1) {
+        const warm = server;
+        await waitFor('the warm-up streams to be released', () => warm.stats().openStreams === 0);
+        baselineHeap = heapAfterGc(gc);
+      }
       const opened = await Promise.all(
         Array.from({ length: perBatch }, (_, index) =>
           RawStream.open(`${running.url}/status`, { 'X-Client-Id': `cycle-client-${index % 10}` }),
@@ -75,6 +102,10 @@ describe('resource cleanup', () => {
     expect(warnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')).toEqual(
       [],
     );
+    // An open stream costs the server about 18 KiB, so keeping even a tenth of the 950 measured
+    // streams would pass 1.5 MiB.
+    const heapGrowth = heapAfterGc(gc) - baselineHeap;
+    expect(heapGrowth).toBeLessThan(1.5 * 1024 * 1024);
   });
 
   test('1,000 concurrent streams of one client all get each event', async () => {
