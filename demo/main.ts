@@ -218,11 +218,16 @@ async function fetchServerCounters(url: string): Promise<ServerCounters | string
       signal: AbortSignal.timeout(STATS_TIMEOUT_MS),
     });
     if (!response.ok) return `unavailable: GET /__mock/stats returned HTTP ${response.status}`;
-    const body = (await response.json()) as { requests?: unknown; responses?: unknown };
+    const body = (await response.json()) as {
+      requests?: unknown;
+      responses?: unknown;
+      openStreams?: unknown;
+    };
     if (!isCountMap(body.requests) || !isCountMap(body.responses)) {
       return 'unavailable: GET /__mock/stats returned no request counters';
     }
-    return { requests: body.requests, responses: body.responses };
+    const openStreams = typeof body.openStreams === 'number' ? body.openStreams : undefined;
+    return { requests: body.requests, responses: body.responses, openStreams };
   } catch (error) {
     return `unavailable: GET /__mock/stats failed (${(error as Error).message})`;
   }

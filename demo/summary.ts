@@ -10,8 +10,10 @@ const { SSE, POLL } = HeyGenStatusListenerMode;
 export interface ServerCounters {
   /** Requests by route label, such as `create`, `batch` and `stream`. */
   readonly requests: Readonly<Record<string, number>>;
-  /** Responses by status code. */
+  /** Responses by status code, each counted when the response closes. */
   readonly responses: Readonly<Record<string, number>>;
+  /** Event streams still open, whose responses `responses` does not count yet. */
+  readonly openStreams?: number;
 }
 
 /** Whether the run passed, and the reasons when it did not. */
@@ -108,6 +110,15 @@ export function formatSummary(
   } else {
     lines.push(`    by route     ${formatCounts(server.counters.requests)}`);
     lines.push(`    by status    ${formatCounts(server.counters.responses)}`);
+    // The client counts a stream's 200 when the headers arrive, so without this line the
+    // client's counts would show one more 200 per open stream with no reason given.
+    const open = server.counters.openStreams ?? 0;
+    if (open > 0) {
+      const streams = open === 1 ? '1 event stream' : `${open} event streams`;
+      lines.push(
+        `    still open   ${streams}, counted by status when ${open === 1 ? 'it closes' : 'they close'}`,
+      );
+    }
   }
 
   lines.push('  result');

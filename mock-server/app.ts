@@ -1,5 +1,11 @@
 import cors from 'cors';
-import express, { type Express, type Request, type RequestHandler, type Response } from 'express';
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
 import {
   errorHandler,
   HttpError,
@@ -11,13 +17,14 @@ import {
 import type { Faults } from './faults';
 import { requestLog, requestLogging, shortClientId } from './logger';
 import { countAs, jsonBody, noStore, type RouteLabel } from './middleware';
-import { createMockRouter } from './mockRoutes';
+import { createMockRouter, MOCK_PATH } from './mockRoutes';
 import type { ResolvedOptions } from './options';
 import type { JobStore } from './store';
 import type { MockServerStats } from './server';
 import type { StreamHub } from './stream';
 import type { Job } from '../src/types';
 import {
+  invalidJobIdError,
   parseBatchIds,
   parseCreateBody,
   parseLastEventId,
@@ -36,6 +43,8 @@ export interface AppContext {
   countResponse(status: number | undefined): void;
   isClosed(): boolean;
 }
+
+const API_ROUTES = 'The API routes are POST /create, GET /status/:id and GET /status';
 
 /** `Retry-After` in seconds sent with `429` when a client exceeds its stream limit. */
 const STREAM_LIMIT_RETRY_AFTER_SECONDS = 5;
@@ -70,13 +79,13 @@ export function createApp(context: AppContext): Express {
 
   app.use(createApiRouter(context));
   if (options.faults) {
-    app.use('/__mock', createMockRouter(context, countAs(context.countRequest, 'mock')));
+    app.use(MOCK_PATH, createMockRouter(context, countAs(context.countRequest, 'mock')));
   }
   if (options.staticDir !== undefined) {
     app.use(countAs(context.countRequest, 'other'), express.static(options.staticDir));
   }
 
-  app.use(countAs(context.countRequest, 'other'), notFound);
+  app.use(countAs(context.countRequest, 'other'), notFound(API_ROUTES));
   app.use(errorHandler(options.logger));
   return app;
 }
@@ -187,6 +196,18 @@ function createApiRouter(context: AppContext): express.Router {
     .route('/status/:id')
     .get(count('status'), noStore, injectFaults, requireClient, getJob)
     .all(count('other'), methodNotAllowed(['GET', 'HEAD']));
+
+  // Express decodes `:id` before any handler of the route runs, and rejects a value that is not
+  // valid percent-encoding, such as `/status/%`, with a bare URIError. Such an id never names
+  // a job, so it gets the same 400 as any other invalid id.
+  router.use((error: unknown, req: Request, _res: Response, next: NextFunction) => {
+    const rawId = /^\/status\/([^/]+)\/?$/i.exec(req.path)?.[1];
+    if (error instanceof URIError && rawId !== undefined) {
+      next(invalidJobIdError(rawId, options.limits.maxIdLength));
+      return;
+    }
+    next(error);
+  });
   return router;
 }
 

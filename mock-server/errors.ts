@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { requestId, requestLog } from './logger';
 
@@ -58,15 +58,15 @@ export function sendError(
   res.status(status).json({ error: message });
 }
 
-/** Responds with `404` to every request that no route matched. */
-export const notFound: RequestHandler = (req, res) => {
-  sendError(
-    res,
-    404,
-    `Not found: ${req.method} ${quoteValue(req.path)}. The API routes are POST /create, ` +
-      `GET /status/:id and GET /status`,
-  );
-};
+/**
+ * Returns a handler that responds with `404` to every request that reaches it. The message names
+ * the path and ends with `routes`, a sentence that lists the routes of that part of the server.
+ */
+export function notFound(routes: string): RequestHandler {
+  return (req, res) => {
+    sendError(res, 404, `Not found: ${req.method} ${quoteValue(fullPath(req))}. ${routes}`);
+  };
+}
 
 /**
  * Responds with `405` and the `Allow` header to a method that the path does not support.
@@ -84,9 +84,14 @@ export function methodNotAllowed(allowed: readonly string[]): RequestHandler {
     sendError(
       res,
       405,
-      `Method ${req.method} is not allowed on ${req.path}: use ${allowed.join(' or ')}`,
+      `Method ${req.method} is not allowed on ${fullPath(req)}: use ${allowed.join(' or ')}`,
     );
   };
+}
+
+/** Returns the request path with the mount path of the router, such as `/__mock`, and no query. */
+function fullPath(req: Request): string {
+  return req.baseUrl + req.path;
 }
 
 /** Fields that body-parser 2 and http-errors set on the errors they raise. */
@@ -156,8 +161,9 @@ function describeError(error: unknown): {
       };
   }
 
-  // Other 4xx errors of Express and its libraries, such as a path parameter that is not valid
-  // percent-encoding, carry a message written for the client.
+  // Other 4xx errors of Express and its libraries keep their status and their short message.
+  // Two of them are replaced by clearer HttpErrors before they get here: a job id that is not
+  // valid percent-encoding (app.ts) and a body that fails to decompress (middleware.ts).
   const status = typeof fields.status === 'number' ? fields.status : fields.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     return { status, message: typeof fields.message === 'string' ? fields.message : 'Bad request' };

@@ -4,15 +4,23 @@
  * Environment: PORT (default 3000), HOST (default 127.0.0.1), JOB_TIME (job run time in ms,
  * default 3000), CORS_ORIGINS (comma-separated origins or `*`, default none) and LOG_LEVEL
  * (pino level, default info). Logs are pretty-printed on a terminal and JSON lines otherwise.
+ * An invalid setting ends the process with exit code 1 and one fatal log line.
  */
-import pino, { type Logger } from 'pino';
+import pino, { type LevelWithSilent, type Logger } from 'pino';
+import {
+  ConfigError,
+  DEFAULT_LOG_LEVEL,
+  explainListenError,
+  parseLogLevel,
+  readConfig,
+  type ServerConfig,
+} from './config';
 import { createMockServer, type MockServer } from './index';
 
 /** Time in ms that shutdown may take before the process exits anyway. */
 const SHUTDOWN_TIMEOUT_MS = 5000;
 
-function createLogger(): Logger {
-  const level = process.env.LOG_LEVEL ?? 'info';
+function createLogger(level: LevelWithSilent): Logger {
   if (process.stdout.isTTY) {
     return pino({
       level,
@@ -22,41 +30,39 @@ function createLogger(): Logger {
   return pino({ level });
 }
 
-function parsePort(raw: string | undefined): number {
-  if (raw === undefined || raw === '') {
-    return 3000;
+/**
+ * Logs an error that stops the start-up and sets exit code 1. A ConfigError is a user error,
+ * not a bug, so only its message is logged. Any other error is logged with its stack.
+ */
+function logStartupError(
+  logger: Logger,
+  error: unknown,
+  context: Record<string, unknown> = {},
+): void {
+  if (error instanceof ConfigError) {
+    logger.fatal(error.message);
+  } else {
+    logger.fatal({ err: error, ...context }, 'mock server failed to start');
   }
-  const port = /^\d{1,5}$/.test(raw) ? Number(raw) : Number.NaN;
-  if (!Number.isInteger(port) || port > 65_535) {
-    throw new RangeError(`Invalid PORT "${raw}": expected an integer from 0 to 65535`);
-  }
-  return port;
-}
-
-function parseCorsOrigins(raw: string | undefined): string[] | '*' {
-  if (raw === undefined || raw.trim() === '') {
-    return [];
-  }
-  if (raw.trim() === '*') {
-    return '*';
-  }
-  return raw
-    .split(',')
-    .map((origin) => origin.trim())
-    .filter((origin) => origin !== '');
+  process.exitCode = 1;
 }
 
 async function main(): Promise<void> {
-  const logger = createLogger();
-
-  let server: MockServer;
-  let port: number;
+  let logger: Logger;
   try {
-    port = parsePort(process.env.PORT);
-    server = createMockServer({ logger, corsOrigins: parseCorsOrigins(process.env.CORS_ORIGINS) });
+    logger = createLogger(parseLogLevel(process.env.LOG_LEVEL));
   } catch (error) {
-    logger.fatal({ err: error }, 'invalid configuration');
-    process.exitCode = 1;
+    logStartupError(createLogger(DEFAULT_LOG_LEVEL), error);
+    return;
+  }
+
+  let config: ServerConfig;
+  let server: MockServer;
+  try {
+    config = readConfig(process.env);
+    server = createMockServer({ logger, corsOrigins: config.corsOrigins });
+  } catch (error) {
+    logStartupError(logger, error);
     return;
   }
 
@@ -90,10 +96,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', shutdown);
 
   try {
-    await server.listen(port, process.env.HOST ?? '127.0.0.1');
+    await server.listen(config.port, config.host);
   } catch (error) {
-    logger.fatal({ err: error, port }, 'could not start listening');
-    process.exitCode = 1;
+    const { host, port } = config;
+    logStartupError(logger, explainListenError(error, host, port), { host, port });
     await server.close();
     process.off('SIGINT', shutdown);
     process.off('SIGTERM', shutdown);

@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type Request, type RequestHandler } from 'express';
 import { HttpError, quoteValue } from './errors';
 
 /**
@@ -51,6 +51,34 @@ export function jsonBody(limitBytes: number): RequestHandler {
       );
       return;
     }
-    parse(req, res, next);
+    parse(req, res, (error?: unknown) => {
+      next(isDecompressionError(error) ? decompressionError(req) : error);
+    });
   };
+}
+
+/**
+ * Returns true for the zlib or brotli error that body-parser passes on, with status 400, when a
+ * body does not match its Content-Encoding. Those errors carry `errno` and `code` but none of
+ * the `type` values that body-parser gives its own errors.
+ */
+function isDecompressionError(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) {
+    return false;
+  }
+  const fields = error as { code?: unknown; errno?: unknown; type?: unknown };
+  return (
+    fields.type === undefined && typeof fields.code === 'string' && typeof fields.errno === 'number'
+  );
+}
+
+function decompressionError(req: Request): HttpError {
+  const header = req.headers['content-encoding'] ?? '';
+  const encoding = header.trim().toLowerCase();
+  return new HttpError(
+    400,
+    `Invalid body: the Content-Encoding header is ${quoteValue(header)}, but the body is not ` +
+      `valid ${encoding} data. Send the body compressed with ${encoding}, or send it ` +
+      'uncompressed without a Content-Encoding header',
+  );
 }

@@ -1,6 +1,6 @@
 import express, { type RequestHandler } from 'express';
 import type { AppContext } from './app';
-import { methodNotAllowed } from './errors';
+import { methodNotAllowed, notFound } from './errors';
 import { FAULT_RANGES } from './faults';
 import { jsonBody, noStore } from './middleware';
 import {
@@ -10,6 +10,14 @@ import {
   rejectUnknownFields,
   requireField,
 } from './validation';
+
+/** Path under which the app mounts the router of {@link createMockRouter}. */
+export const MOCK_PATH = '/__mock';
+
+const MOCK_ROUTES =
+  `The ${MOCK_PATH} routes are POST ${MOCK_PATH}/faults/drop-streams, ` +
+  `POST ${MOCK_PATH}/faults/refuse-streams, POST ${MOCK_PATH}/faults/latency, ` +
+  `POST ${MOCK_PATH}/faults/error-rate, DELETE ${MOCK_PATH}/faults and GET ${MOCK_PATH}/stats`;
 
 const REFUSE_EXAMPLE = '{"durationMs": 2000}';
 const LATENCY_EXAMPLE = '{"ms": 200}';
@@ -98,5 +106,8 @@ export function createMockRouter(
     })
     .all(methodNotAllowed(['GET', 'HEAD']));
 
+  // Every path under /__mock belongs to this router, so an unknown one gets a 404 that lists
+  // these routes, and static files are never served from it.
+  router.use(notFound(MOCK_ROUTES));
   return router;
 }

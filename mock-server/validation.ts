@@ -44,12 +44,17 @@ function validateClientId(value: string, source: string): string {
 /** Returns `id` when it can name a job, else throws HttpError 400 naming the id. */
 export function validateJobId(id: string, maxLength: number): string {
   if (id.length === 0 || id.length > maxLength || !JOB_ID_CHARACTERS.test(id)) {
-    throw new HttpError(
-      400,
-      `Invalid job id ${quoteValue(id)}: expected 1 to ${maxLength} characters of A-Z a-z 0-9 _ -`,
-    );
+    throw invalidJobIdError(id, maxLength);
   }
   return id;
+}
+
+/** Creates the HttpError 400 for a job id that cannot name a job, with the rule for ids. */
+export function invalidJobIdError(id: string, maxLength: number): HttpError {
+  return new HttpError(
+    400,
+    `Invalid job id ${quoteValue(id)}: expected 1 to ${maxLength} characters of A-Z a-z 0-9 _ -`,
+  );
 }
 
 /**

@@ -19,6 +19,7 @@ import path from 'node:path';
 import express, { type Express } from 'express';
 import pino from 'pino';
 import { createMockServer, type MockServer, type MockServerOptions } from '../../mock-server';
+import { ConfigError, parseLogLevel } from '../../mock-server/config';
 
 const repositoryRoot = path.resolve(__dirname, '../..');
 
@@ -92,7 +93,7 @@ export async function startBrowserDemo(options: BrowserDemoOptions = {}): Promis
 }
 
 async function main(): Promise<void> {
-  const level = process.env.LOG_LEVEL ?? 'info';
+  const level = parseLogLevel(process.env.LOG_LEVEL);
   // Readable lines on a terminal, JSON lines when the output goes to a file or a pipe.
   const logger = process.stdout.isTTY
     ? pino({
@@ -127,7 +128,12 @@ async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((error: unknown) => {
-    console.error('The browser demo could not start:', error);
+    // An invalid setting is a user error, so its message is enough.
+    if (error instanceof ConfigError) {
+      console.error(`The browser demo could not start: ${error.message}`);
+    } else {
+      console.error('The browser demo could not start:', error);
+    }
     process.exitCode = 1;
   });
 }

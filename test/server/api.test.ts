@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import request from 'supertest';
 import { createMockServer, type Job, type MockServer } from '../../mock-server';
 import { CLIENT_A, CLIENT_B } from './support/server';
@@ -148,6 +149,38 @@ describe('POST /create', () => {
 
     const message = expectJsonError(response, 415);
     expect(message).toContain('"latin1"');
+  });
+
+  test.each([
+    ['gzip', 'gzip', Buffer.from('{"durationMs": 100}')],
+    ['gzip cut short', 'gzip', gzipSync('{"durationMs": 100}').subarray(0, 12)],
+    ['deflate', 'deflate', Buffer.from('{}')],
+    ['br', 'br', Buffer.from('{}')],
+    ['upper-case GZIP', 'GZIP', Buffer.from('{}')],
+  ])('rejects invalid %s body with 400', async (_case, encoding, body) => {
+    // Without a Content-Type, superagent sends a Buffer as it is instead of as JSON.
+    const response = await request(server.app)
+      .post('/create')
+      .set('X-Client-Id', CLIENT_A)
+      .set('Content-Encoding', encoding)
+      .send(body);
+
+    const message = expectJsonError(response, 400);
+    expect(message).toContain(`the Content-Encoding header is "${encoding}"`);
+    expect(message).toContain(`not valid ${encoding.toLowerCase()} data`);
+    expect(message).toContain('without a Content-Encoding header');
+    expect(server.store.size).toBe(0);
+  });
+
+  test('accepts valid gzip body', async () => {
+    const response = await request(server.app)
+      .post('/create')
+      .set('X-Client-Id', CLIENT_A)
+      .set('Content-Encoding', 'gzip')
+      .send(gzipSync('{"outcome": "failed"}'));
+
+    expect(response.status).toBe(201);
+    expect(server.store.size).toBe(1);
   });
 
   test('rejects body over limit with 413', async () => {
@@ -326,10 +359,18 @@ describe('GET /status/:id', () => {
     expectJsonError(response, 404);
   });
 
-  test('invalid percent-encoding is 400', async () => {
-    const response = await request(server.app).get('/status/%E0%A4%A').set('X-Client-Id', CLIENT_A);
+  test.each([
+    ['a lone percent sign', '/status/%', '"%"'],
+    ['a cut UTF-8 sequence', '/status/%E0%A4%A', '"%E0%A4%A"'],
+    ['a trailing slash', '/status/%/', '"%"'],
+    ['an upper-case path', '/STATUS/%zz', '"%zz"'],
+  ])('invalid percent-encoding with %s is 400', async (_case, path, quoted) => {
+    const response = await request(server.app).get(path).set('X-Client-Id', CLIENT_A);
 
-    expectJsonError(response, 400);
+    const message = expectJsonError(response, 400);
+    expect(message).toContain(`Invalid job id ${quoted}`);
+    expect(message).toContain('1 to 64 characters of A-Z a-z 0-9 _ -');
+    expect(message).not.toContain('Failed to decode');
   });
 });
 
@@ -432,7 +473,16 @@ describe('routing errors', () => {
   test('unknown route is 404 JSON', async () => {
     const response = await request(server.app).get('/jobs/1');
 
-    expect(expectJsonError(response, 404)).toContain('"/jobs/1"');
+    const message = expectJsonError(response, 404);
+    expect(message).toContain('"/jobs/1"');
+    expect(message).toContain('POST /create, GET /status/:id and GET /status');
+  });
+
+  test('405 names the full path', async () => {
+    const response = await request(server.app).put('/status/abc').set('X-Client-Id', CLIENT_A);
+
+    const message = expectJsonError(response, 405);
+    expect(message).toBe('Method PUT is not allowed on /status/abc: use GET or HEAD');
   });
 
   test.each([

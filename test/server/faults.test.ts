@@ -32,6 +32,16 @@ async function postJson(path: string, body: unknown): Promise<Response> {
   });
 }
 
+/** The routes that a 404 under /__mock lists. */
+const MOCK_ROUTES = [
+  'POST /__mock/faults/drop-streams',
+  'POST /__mock/faults/refuse-streams',
+  'POST /__mock/faults/latency',
+  'POST /__mock/faults/error-rate',
+  'DELETE /__mock/faults',
+  'GET /__mock/stats',
+];
+
 afterEach(async () => {
   for (const stream of streams.splice(0)) {
     stream.close();
@@ -282,6 +292,32 @@ describe('fault routes', () => {
     const response = await fetch(`${url}/__mock/faults/latency`);
     expect(response.status).toBe(405);
     expect(response.headers.get('allow')).toBe('POST, OPTIONS');
+    const body = (await response.json()) as { error: string };
+    expect(body.error).toBe('Method GET is not allowed on /__mock/faults/latency: use POST');
+  });
+
+  test('unknown fault route lists mock routes', async () => {
+    await start();
+
+    const response = await fetch(`${url}/__mock/faults/slow?ms=5`, { method: 'POST' });
+    expect(response.status).toBe(404);
+    const { error } = (await response.json()) as { error: string };
+    expect(error).toContain('Not found: POST "/__mock/faults/slow"');
+    for (const route of MOCK_ROUTES) {
+      expect(error).toContain(route);
+    }
+    expect(error).not.toContain('POST /create');
+    expect(server.stats().requests).toEqual({ mock: 1 });
+  });
+
+  test.each(MOCK_ROUTES)('listed route %s exists', async (route) => {
+    await start();
+    const [method, path] = route.split(' ');
+
+    // Routes that need a body respond 400 here, which still shows that they exist.
+    const response = await fetch(`${url}${path}`, { method });
+    expect(response.status).not.toBe(404);
+    expect(response.status).not.toBe(405);
   });
 
   test('routes are absent when faults are off', async () => {
@@ -290,6 +326,9 @@ describe('fault routes', () => {
     try {
       const response = await request(plain.app).get('/__mock/stats');
       expect(response.status).toBe(404);
+      const { error } = response.body as { error: string };
+      expect(error).toContain('The API routes are');
+      expect(error).not.toContain('/__mock/faults');
     } finally {
       await plain.close();
     }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { waitFor, withTimeout } from '../helpers/waitFor';
 
@@ -9,6 +10,7 @@ interface Command {
   /** Parsed JSON log lines from stdout, in order. */
   lines: Record<string, unknown>[];
   stdout(): string;
+  stderr(): string;
   exited: Promise<number | null>;
 }
 
@@ -32,11 +34,15 @@ function runMain(env: Record<string, string>): Command {
       }
     }
   });
-  child.stderr?.resume();
+  let errorText = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    errorText += chunk;
+  });
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   );
-  return { child, lines, stdout: () => text, exited };
+  return { child, lines, stdout: () => text, stderr: () => errorText, exited };
 }
 
 describe('main command', () => {
@@ -74,14 +80,50 @@ describe('main command', () => {
     }
   }, 30_000);
 
-  test('invalid PORT exits with code 1', async () => {
-    const command = runMain({ PORT: 'eighty' });
+  test.each([
+    ['PORT', 'eighty', 'Invalid PORT "eighty": expected an integer from 0 to 65535'],
+    [
+      'LOG_LEVEL',
+      'bogus',
+      'Invalid LOG_LEVEL "bogus": expected one of fatal, error, warn, info, debug, trace, silent',
+    ],
+    ['JOB_TIME', 'abc', 'Invalid JOB_TIME environment variable "abc"'],
+    ['CORS_ORIGINS', 'not a url', 'Invalid corsOrigins entry "not a url"'],
+  ])(
+    'invalid %s exits with one fatal line',
+    async (name, value, message) => {
+      const command = runMain({ [name]: value });
+      try {
+        expect(await withTimeout(command.exited, 'the process to exit', 15_000)).toBe(1);
+        expect(command.lines).toHaveLength(1);
+        const [fatal] = command.lines;
+        expect(fatal?.level).toBe(60);
+        expect(String(fatal?.msg)).toContain(message);
+        expect(fatal).not.toHaveProperty('err');
+        expect(command.stdout()).toBe('');
+        expect(command.stderr()).toBe('');
+      } finally {
+        command.child.kill('SIGKILL');
+      }
+    },
+    30_000,
+  );
+
+  test('port in use exits with one fatal line', async () => {
+    const occupant = createServer();
+    await new Promise<void>((resolve) => occupant.listen(0, '127.0.0.1', resolve));
+    const { port } = occupant.address() as AddressInfo;
+    const command = runMain({ PORT: String(port) });
     try {
       expect(await withTimeout(command.exited, 'the process to exit', 15_000)).toBe(1);
-      const fatal = command.lines.find((line) => line.msg === 'invalid configuration');
-      expect(JSON.stringify(fatal)).toContain('Invalid PORT \\"eighty\\"');
+      const fatal = command.lines.filter((line) => line.level === 60);
+      expect(fatal).toHaveLength(1);
+      expect(String(fatal[0]?.msg)).toContain(`Port ${port} on 127.0.0.1 is already in use`);
+      expect(fatal[0]).not.toHaveProperty('err');
+      expect(command.stderr()).toBe('');
     } finally {
       command.child.kill('SIGKILL');
+      await new Promise((resolve) => occupant.close(resolve));
     }
   }, 30_000);
 });
