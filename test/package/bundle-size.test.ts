@@ -12,7 +12,7 @@ const minifiedBundle = path.join(root, 'dist/index.min.mjs');
 /**
  * Budget of the minified ES module bundle, rxjs excluded, after gzip at level 9: 8.5 KiB.
  *
- * NOTE: the target is 4 KiB, which this SDK misses by about half: it measured 8,099 bytes when this
+ * NOTE: the target is 4 KiB, which this SDK misses by about half: it measured 8,460 bytes when this
  * budget was set. Even with every string literal removed it would be above 6 KiB, so reaching 4 KiB
  * means dropping features (option validation, reconnection and stall handling, typed errors) rather
  * than trimming. Until that choice is made, this budget stops the bundle from growing unnoticed.
