@@ -169,17 +169,7 @@ export function readInteger(
   min: number,
   max: number,
 ): number | undefined {
-  const value = fields[name];
-  if (value === undefined) {
-    return undefined;
-  }
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new HttpError(
-      400,
-      `Invalid ${name} ${describeJson(value)}: expected an integer from ${min} to ${max}`,
-    );
-  }
-  return value;
+  return readNumericField(fields, name, min, max, true);
 }
 
 /** Returns the number field, undefined when absent, or throws HttpError 400 naming it. */
@@ -189,14 +179,30 @@ export function readNumber(
   min: number,
   max: number,
 ): number | undefined {
+  return readNumericField(fields, name, min, max, false);
+}
+
+function readNumericField(
+  fields: Record<string, unknown>,
+  name: string,
+  min: number,
+  max: number,
+  integer: boolean,
+): number | undefined {
   const value = fields[name];
   if (value === undefined) {
     return undefined;
   }
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+  const isValid =
+    typeof value === 'number' &&
+    (integer ? Number.isInteger(value) : Number.isFinite(value)) &&
+    value >= min &&
+    value <= max;
+  if (!isValid) {
+    const kind = integer ? 'an integer' : 'a number';
     throw new HttpError(
       400,
-      `Invalid ${name} ${describeJson(value)}: expected a number from ${min} to ${max}`,
+      `Invalid ${name} ${describeJson(value)}: expected ${kind} from ${min} to ${max}`,
     );
   }
   return value;

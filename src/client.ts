@@ -186,7 +186,7 @@ export class HeyGenAPI {
       this.#assertNotDisposed('jobStatus$');
       assertJobId(jobId);
       // Each subscriber gets its own watcher on the hub, so a late subscriber starts from the latest
-      // known state; the hub shares one transport pipeline among all of them.
+      // known state. The hub shares one transport pipeline among all of them.
       const states$ = this.#hub.watch(jobId);
       const { scheduler } = this.#settings;
       return scheduler === undefined ? states$ : states$.pipe(observeOn(scheduler));

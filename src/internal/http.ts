@@ -21,7 +21,7 @@ export interface HttpConfig {
   readonly timeoutMs: number;
 }
 
-/** Answer of the batched status request. */
+/** Response body of the batched status request. */
 export interface JobBatch {
   readonly jobs: readonly Job[];
   /** Requested ids that do not exist or belong to another client. */
@@ -130,7 +130,7 @@ export class HttpClient {
 
 /**
  * Whether a failed request may succeed when repeated: network errors, timeouts, `408`, `429`, every
- * `5xx`, a `2xx` that was not JSON (an HTML page from a proxy, say), and a JSON answer of the wrong
+ * `5xx`, a `2xx` that was not JSON (an HTML page from a proxy, say), and a JSON response of the wrong
  * shape.
  */
 export function isTransient(error: unknown): boolean {
@@ -145,7 +145,7 @@ export function isTransient(error: unknown): boolean {
   return false;
 }
 
-/** Reads a response body as JSON, and turns any other answer into an {@link HttpError}. */
+/** Reads a response body as JSON, and turns any other response into an {@link HttpError}. */
 async function readJson(response: Response, label: string): Promise<unknown> {
   const text = await response.text();
   const contentType = response.headers.get('content-type') ?? '';
@@ -158,13 +158,13 @@ async function readJson(response: Response, label: string): Promise<unknown> {
     throw new ErrorClass(label, response.status, detail, retryAfterMs);
   }
   if (!isJson) {
-    // Never parse a body blindly: a captive portal or proxy may answer 200 with an HTML page.
+    // Never parse a body blindly: a captive portal or proxy may respond 200 with an HTML page.
     throw new HttpError(label, response.status, `expected JSON, got ${excerpt(text, contentType)}`);
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    throw new MessageParseError(`invalid JSON in the answer to ${label}`, text, { cause: error });
+    throw new MessageParseError(`invalid JSON in the response to ${label}`, text, { cause: error });
   }
 }
 

@@ -76,7 +76,7 @@ export class JobHub {
     });
   }
 
-  /** Records a state learned outside the transports, such as the answer to `POST /create`. */
+  /** Records a state learned outside the transports, such as the response to `POST /create`. */
   remember(job: Job): void {
     if (!this.known.has(job.id)) this.known.set(job.id, job);
   }

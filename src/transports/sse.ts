@@ -11,7 +11,7 @@ import type {
   SseRetryOptions,
 } from '../types';
 
-/** What the SSE connection reports to the client. */
+/** Event that the SSE connection reports to the client. */
 export type SseEvent =
   /** The stream opened; `reconnect` is true for every opening after the first. */
   | { readonly kind: 'open'; readonly reconnect: boolean }
@@ -117,7 +117,7 @@ class SseSession {
   /**
    * Builds the stream URL. The client id travels in the query because a browser's EventSource cannot
    * set headers. A new EventSource cannot send `Last-Event-ID` either, so the last id seen travels as
-   * the `lastEventId` query parameter; the server prefers the header when the EventSource's own
+   * the `lastEventId` query parameter. The server prefers the header when the EventSource's own
    * reconnection sends one.
    */
   #streamUrl(): string {
@@ -206,7 +206,7 @@ class SseSession {
       return;
     }
 
-    // The EventSource gave up (a non-200 answer, a wrong content type), or its reconnection failed
+    // The EventSource gave up (a non-200 response, a wrong content type), or its reconnection failed
     // too. From here the client reconnects with its own backoff.
     let reason = typeof status === 'number' ? `HTTP ${status}` : 'connection failed';
     if (typeof message === 'string' && message !== '') reason += `: ${message}`;
@@ -245,8 +245,8 @@ class SseSession {
 
   /** Restarts the stall timer: any event, heartbeat included, proves the stream is alive. */
   #armStallTimer(): void {
-    // Events can arrive thousands of times a second, so each one only records the time; the one
-    // running timer checks that time when it fires and waits again for the rest of the period.
+    // Events can arrive thousands of times a second, so each one only records the time. The one
+    // running timer checks that time when it fires, and waits again for the rest of the period.
     this.#lastActivityAt = Date.now();
     const { stallTimeoutMs } = this.#config.retry;
     if (stallTimeoutMs <= 0 || this.#stallTimer !== undefined) return;
