@@ -243,7 +243,7 @@ class SseSession {
     return new SSEError(`SSE stream ${this.#publicUrl}: ${reason}`, this.#publicUrl);
   }
 
-  /** Restarts the stall timer: any event, heartbeat included, proves the stream is alive. */
+  /** Records activity for the stall check: any event, heartbeat included, proves the stream is alive. */
   #armStallTimer(): void {
     // Events can arrive thousands of times a second, so each one only records the time. The one
     // running timer checks that time when it fires, and waits again for the rest of the period.
