@@ -116,6 +116,18 @@ export interface RecordedRequest {
   endedAt: number | undefined;
 }
 
+/** Checks that a subscriber saw its job complete exactly once, and never saw a state move back. */
+export function expectCompletedOnce(recording: Recording<Job>, label: string): void {
+  expect({ label, error: recording.error }).toEqual({ label, error: undefined });
+  expect({ label, completed: recording.completed }).toEqual({ label, completed: true });
+  const completions = recording.values.filter((job) => job.status === 'completed');
+  expect({ label, completions: completions.length }).toEqual({ label, completions: 1 });
+  expect({ label, backwards: firstNonForwardStep(recording.values) }).toEqual({
+    label,
+    backwards: undefined,
+  });
+}
+
 /**
  * A `fetch` for the SDK's `fetch` option that records every request and counts the requests in flight.
  */

@@ -1,11 +1,10 @@
 import { EventSource } from 'eventsource';
-import { type ActiveTransport, HeyGenStatusListenerMode, type Job } from '../../src';
+import { type ActiveTransport, HeyGenStatusListenerMode } from '../../src';
 import {
   CountingFetch,
+  expectCompletedOnce,
   finishOf,
-  firstNonForwardStep,
   idsOf,
-  type Recording,
   record,
   startPollClock,
   stateOf,
@@ -29,18 +28,6 @@ afterAll(async () => {
 
 /** Server-side duration of jobs that must outlive the test. Closing the server clears their timers. */
 const LONG_JOB_MS = 60_000;
-
-/** Checks that a subscriber saw its job complete exactly once, and never saw a state move back. */
-function expectCompletedOnce(recording: Recording<Job>, label: string): void {
-  expect({ label, error: recording.error }).toEqual({ label, error: undefined });
-  expect({ label, completed: recording.completed }).toEqual({ label, completed: true });
-  const completions = recording.values.filter((job) => job.status === 'completed');
-  expect({ label, completions: completions.length }).toEqual({ label, completions: 1 });
-  expect({ label, backwards: firstNonForwardStep(recording.values) }).toEqual({
-    label,
-    backwards: undefined,
-  });
-}
 
 describe('snapshot after a reconnect or switch', () => {
   it('one snapshot after a reconnect', async () => {

@@ -2,15 +2,13 @@ import { EventSource } from 'eventsource';
 import {
   type ActiveTransport,
   HeyGenStatusListenerMode,
-  type Job,
   type JobStatus,
   SSEError,
 } from '../../src';
 import {
   CountingFetch,
+  expectCompletedOnce,
   finishOf,
-  firstNonForwardStep,
-  type Recording,
   record,
   recordServerStates,
   rejectionOf,
@@ -31,18 +29,6 @@ const LONG_JOB_MS = 30_000;
 
 /** `readyState` of a closed EventSource, from the HTML standard. */
 const CLOSED = 2;
-
-/** Checks that a subscriber saw its job complete exactly once, and never saw a state move back. */
-function expectCompletedOnce(recording: Recording<Job>, label: string): void {
-  expect({ label, error: recording.error }).toEqual({ label, error: undefined });
-  expect({ label, completed: recording.completed }).toEqual({ label, completed: true });
-  const completions = recording.values.filter((job) => job.status === 'completed');
-  expect({ label, completions: completions.length }).toEqual({ label, completions: 1 });
-  expect({ label, backwards: firstNonForwardStep(recording.values) }).toEqual({
-    label,
-    backwards: undefined,
-  });
-}
 
 describe('changeBackend', () => {
   it('switches to POLL and back mid-job', async () => {
