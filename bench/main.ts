@@ -269,7 +269,7 @@ async function main(): Promise<number> {
     cpuCount: cpus().length,
     loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 },
   });
-  // Formatted as `npm run lint` checks it, so a fresh BENCHMARKS.md never fails `prettier --check`.
+  // Formatted with the project's Prettier settings, the ones `npm run lint` checks it against.
   const target = join(ROOT, 'BENCHMARKS.md');
   const prettierOptions = (await resolveConfig(target)) ?? {};
   writeFileSync(target, await format(markdown, { ...prettierOptions, filepath: target }));

@@ -45,9 +45,9 @@ export interface ScaleLatency {
 const ONE_CLIENT_JOBS = 10_000;
 const ONE_CLIENT_JOB_MS = 5000;
 /**
- * The 10,000 jobs are created over this window, as a steady load rather than a burst: created at
- * once, their status changes would arrive in bursts of 10,000 events (about 2 MB each), which
- * measures queueing rather than the cost per event.
+ * The 10,000 jobs are created over this window, as a steady load rather than a burst. Created at
+ * once, their status changes would arrive in bursts of 10,000 events (about 2 MB each), and the
+ * figures would measure queueing rather than the cost per event.
  */
 const ONE_CLIENT_SPREAD_MS = 2000;
 

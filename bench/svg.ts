@@ -1,7 +1,8 @@
 /**
  * Hand-written SVG chart of the delivery latency distributions, in the style of HdrHistogram's
- * percentile plots: one curve per transport and job count, latency on a logarithmic axis against the
- * percentile on a "nines" axis (90%, 99%, 99.9%), so the tail gets as much room as the median.
+ * percentile plots. It draws one curve per transport and job count, with latency on a logarithmic
+ * axis against the percentile on a "nines" axis (90%, 99%, 99.9%), so the tail gets as much room as
+ * the median.
  */
 import type { FreshnessSeries } from './freshness';
 import type { ScaleLatency } from './scale';

@@ -115,7 +115,7 @@ export function createMockServer(options: MockServerOptions = {}): MockServer {
 
     const httpServer = createServer(app);
     // Node's default of 5 s races with clients that reuse an idle keep-alive connection just as the
-    // server closes it; a longer timeout than the clients' own makes the client close first.
+    // server closes it. A timeout longer than the clients' own makes the client close first.
     httpServer.keepAliveTimeout = 65_000;
     server = httpServer;
     // The response in progress on each connection. A parse error on a keep-alive connection

@@ -71,7 +71,7 @@ const MAX_REMEMBERED_PARSE_ERRORS = 100;
 
 /**
  * Client of the job API. Job status is an Observable fed by one Server-Sent-Events connection for
- * every job of the client, or by batched polling; the client moves subscribers between the two without
+ * every job of the client, or by batched polling. The client moves subscribers between the two without
  * dropping a subscriber or a status.
  *
  * @example
@@ -207,7 +207,7 @@ export class HeyGenAPI {
       return Promise.reject(error as Error);
     }
     const { signal, timeout } = options;
-    const what = `Waiting for job ${jobId}`;
+    const operation = `Waiting for job ${jobId}`;
     return new Promise<Job>((resolve, reject) => {
       let last: Job | undefined;
       const subscription = new Subscription();
@@ -218,17 +218,17 @@ export class HeyGenAPI {
 
       if (signal !== undefined) {
         if (signal.aborted) {
-          reject(new AbortError(what, { cause: signal.reason }));
+          reject(new AbortError(operation, { cause: signal.reason }));
           return;
         }
         const onAbort = (): void =>
-          settle(() => reject(new AbortError(what, { cause: signal.reason })));
+          settle(() => reject(new AbortError(operation, { cause: signal.reason })));
         signal.addEventListener('abort', onAbort, { once: true });
         subscription.add(() => signal.removeEventListener('abort', onAbort));
       }
       if (timeout !== undefined) {
         const timer = setTimeout(
-          () => settle(() => reject(new TimeoutError(what, timeout))),
+          () => settle(() => reject(new TimeoutError(operation, timeout))),
           timeout,
         );
         subscription.add(() => clearTimeout(timer));
@@ -243,7 +243,7 @@ export class HeyGenAPI {
           complete: () =>
             settle(() =>
               last === undefined
-                ? reject(new BaseError(`${what}: the status stream ended without a status`))
+                ? reject(new BaseError(`${operation}: the status stream ended without a status`))
                 : resolve(last),
             ),
         }),
@@ -620,18 +620,18 @@ function validateCreateOptions(
  */
 function untilAborted<T>(
   signal: AbortSignal | undefined,
-  what: string,
+  operation: string,
 ): MonoTypeOperatorFunction<T> {
   return (source) =>
     signal === undefined
       ? source
       : new Observable<T>((subscriber) => {
           if (signal.aborted) {
-            subscriber.error(new AbortError(what, { cause: signal.reason }));
+            subscriber.error(new AbortError(operation, { cause: signal.reason }));
             return undefined;
           }
           const onAbort = (): void =>
-            subscriber.error(new AbortError(what, { cause: signal.reason }));
+            subscriber.error(new AbortError(operation, { cause: signal.reason }));
           signal.addEventListener('abort', onAbort, { once: true });
           const subscription = source.subscribe(subscriber);
           return () => {

@@ -136,11 +136,11 @@ export class TimeoutError extends HeyGenError {
   override name = 'TimeoutError';
 
   constructor(
-    what: string,
+    operation: string,
     /** The time limit in ms. */
     readonly timeoutMs: number,
   ) {
-    super(`${what} timed out after ${timeoutMs} ms`);
+    super(`${operation} timed out after ${timeoutMs} ms`);
   }
 }
 
@@ -148,8 +148,8 @@ export class TimeoutError extends HeyGenError {
 export class AbortError extends HeyGenError {
   override name = 'AbortError';
 
-  constructor(what: string, options?: { cause?: unknown }) {
-    super(`${what} was aborted`, options);
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super(`${operation} was aborted`, options);
   }
 }
 
@@ -157,8 +157,8 @@ export class AbortError extends HeyGenError {
 export class DisposedError extends HeyGenError {
   override name = 'DisposedError';
 
-  constructor(what: string) {
-    super(`${what}: the HeyGenAPI instance was disposed; create a new instance to continue`);
+  constructor(operation: string) {
+    super(`${operation}: the HeyGenAPI instance was disposed; create a new instance to continue`);
   }
 }
 

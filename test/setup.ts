@@ -1,5 +1,5 @@
 // Any unhandled rejection fails the test run: the SDK must report errors through Observables and
-// promises that the caller holds, never through a rejection nobody awaits.
+// promises that the caller holds, never through a rejection that no caller handles.
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
   unhandled.push(reason);

@@ -36,7 +36,7 @@ export interface CreateJobBody {
   outcome?: 'completed' | 'failed';
 }
 
-/** Longest excerpt of a non-JSON error body kept in an error message. */
+/** Maximum length of the excerpt of a non-JSON error body kept in an error message. */
 const EXCERPT_LENGTH = 120;
 
 /**
@@ -129,7 +129,7 @@ export class HttpClient {
 }
 
 /**
- * Whether a failed request may succeed when repeated: network errors, timeouts, `408`, `429`, every
+ * Returns whether a failed request may succeed when repeated: network errors, timeouts, `408`, `429`, every
  * `5xx`, a `2xx` that was not JSON (an HTML page from a proxy, say), and a JSON response of the wrong
  * shape.
  */

@@ -9,13 +9,13 @@ const STATUS_RANK: Readonly<Record<JobStatus, number>> = {
   failed: 2,
 };
 
-/** Whether the status is final: `completed` or `failed`. */
+/** Returns whether the status is final: `completed` or `failed`. */
 export function isTerminal(status: JobStatus): boolean {
   return status === 'completed' || status === 'failed';
 }
 
 /**
- * Whether `next` carries news compared with `previous`: a higher status, or the same non-terminal
+ * Returns whether `next` carries news compared with `previous`: a higher status, or the same non-terminal
  * status with more progress. Anything else is a duplicate or a stale message, and is dropped.
  */
 export function isNewer(previous: Job | undefined, next: Job): boolean {
@@ -28,7 +28,7 @@ export function isNewer(previous: Job | undefined, next: Job): boolean {
 
 const JOB_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-/** Whether the value can be a job id: 1 to 64 characters of `A-Z a-z 0-9 _ -`. */
+/** Returns whether the value can be a job id: 1 to 64 characters of `A-Z a-z 0-9 _ -`. */
 export function isJobId(value: unknown): value is string {
   return typeof value === 'string' && JOB_ID.test(value);
 }

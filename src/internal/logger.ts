@@ -4,7 +4,7 @@ type Level = keyof Logger;
 
 const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
 
-/** A logger that drops every record: the SDK is silent unless the application asks for logs. */
+/** A logger that drops every record: the SDK is silent unless the application requests logs. */
 export const silentLogger: Logger = {
   debug: () => undefined,
   info: () => undefined,

@@ -12,7 +12,7 @@ import {
  *
  * For each new mode it unsubscribes the previous transport, subscribes `select(mode)`, and at the
  * same time subscribes `snapshot(mode)`: a one-off read of the watched jobs that covers whatever
- * changed while no transport was listening. The result therefore holds duplicates, and the consumer
+ * changed while no transport was listening. The result therefore contains duplicates, and the consumer
  * drops them (see `latestJobStates`). A repeated mode is ignored, so a transport is never restarted
  * for nothing. Errors of either inner Observable reach the subscriber; the result completes when the
  * mode source completes and the current transport and snapshot have completed.

@@ -59,7 +59,7 @@ export function fetchJobs$(
 export function retryTransient<T>(
   range: BackoffRange,
   logger: Logger,
-  what: string,
+  operation: string,
 ): MonoTypeOperatorFunction<T> {
   return retry({
     resetOnSuccess: true,
@@ -68,7 +68,7 @@ export function retryTransient<T>(
       const retryAfterMs = error instanceof HttpError ? error.retryAfterMs : undefined;
       const delayMs =
         retryAfterMs === undefined ? backoffDelay(attempt, range) : clampDelay(retryAfterMs, range);
-      logger.warn(`${what} failed; retrying`, { attempt, delayMs, error });
+      logger.warn(`${operation} failed; retrying`, { attempt, delayMs, error });
       return timer(delayMs);
     },
   });

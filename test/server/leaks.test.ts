@@ -73,7 +73,7 @@ describe('resource cleanup', () => {
     let baselineHeap = 0;
     for (let batch = 0; batch < batches; batch += 1) {
       // The first batch warms up lazily built state (JIT code, pools), so the heap baseline is
-      // taken after it; every stream of that batch is closed by then.
+      // taken after it. Every stream of that batch is closed by then.
       if (batch === 1) {
         const warm = server;
         await waitFor('the warm-up streams to be released', () => warm.stats().openStreams === 0);

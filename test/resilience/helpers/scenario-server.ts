@@ -251,7 +251,7 @@ export function answerJson(
   res.end(text);
 }
 
-/** Answers a batch request from the scenario's jobs: known ids in `jobs`, others in `missing`. */
+/** Responds to a batch request from the scenario's jobs: known ids in `jobs`, others in `missing`. */
 export function answerBatch({ res, request, scenario }: ScenarioContext): void {
   const jobs: Job[] = [];
   const missing: string[] = [];
@@ -338,7 +338,7 @@ export const routes = {
       void writeInPieces(res, Buffer.from(text, 'utf8'), 1, delayMs);
     },
 
-  /** Answers with a status and a JSON error body, as the protocol does for errors. */
+  /** Responds with a status and a JSON error body, as the protocol does for errors. */
   status:
     (status: number, headers: Record<string, string> = {}): Handler =>
     ({ res }) => {
@@ -350,7 +350,7 @@ export const routes = {
       answerJson(res, status, { error: `Scenario answers ${status}` }, headers);
     },
 
-  /** Answers `200` with an HTML page in place of an event stream (a captive portal, say). */
+  /** Responds `200` with an HTML page in place of an event stream (a captive portal, say). */
   htmlPage:
     (status = 200): Handler =>
     ({ res }) =>
